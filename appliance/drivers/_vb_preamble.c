@@ -1,0 +1,2 @@
+/* cffi set_source preamble for appliance.drivers._vb: the engine's one public header. */
+#include "vb.h"

@@ -1,0 +1,239 @@
+"""Process main: config, gevent hub, board, call handling, watchdog.
+
+``rexian run --config FILE`` is what systemd and ``./build.sh run`` start.
+READY=1 is sent only once calls can be answered; a greenlet pings the
+systemd watchdog, which proves the hub is alive.  SIGTERM stops taking calls,
+releases the lines and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.event
+from gevent import subprocess
+
+from appliance.attendant import Attendant
+from appliance.console.config import ConsoleConfig
+from appliance.console.console import Console
+from appliance.crm.db import close_db, init_db
+from appliance.crm.maintenance import Maintenance
+from appliance.maintenance import ApplianceStatus
+from appliance.voiceboard.board import Board, parse_spec
+from appliance.voiceboard.prompts import PromptSet
+
+log = logging.getLogger(__name__)
+
+FAR_CONNECT_TIMEOUT = 10.0      # seconds for the simulated far side to attach
+FAR_STOP_TIMEOUT = 3.0
+EXIT_RESTART = 75               # exit status asking systemd (Restart=on-failure) to start us again
+
+
+class ConfigError(ValueError):
+    """The config file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Config:
+    backend: str = "sim"
+    spec: str = "fxo:4,fxs:8"
+    far: str = "process"
+    socket: Path = Path("var/run/board.sock")
+    data_dir: Path = Path("var")
+    prompts_dir: Path = Path("build/prompts/demo")
+    demo_callers: float = 0.0
+    console_device: Path | None = None
+    network_dir: Path = Path("var/network")
+    usb_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(path: Path) -> Config:
+    """Read and check the TOML config; every problem is a ConfigError naming the key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    board = raw.get("board", {})
+    backend = str(board.get("backend", "sim"))
+    if backend not in ("sim",):
+        raise ConfigError(f"board.backend {backend!r}: only 'sim' is available in this build")
+    spec = str(board.get("spec", "fxo:4,fxs:8"))
+    try:
+        parse_spec(spec)
+    except ValueError as exc:
+        raise ConfigError(f"board.spec: {exc}") from None
+    far = str(board.get("far", "process"))
+    if far not in ("process", "inproc", "none"):
+        raise ConfigError(f"board.far {far!r}: expected process, inproc or none")
+    try:
+        callers = float(raw.get("demo", {}).get("callers", 0.0))
+    except (TypeError, ValueError):
+        raise ConfigError("demo.callers must be a number of seconds") from None
+    console = raw.get("console", {})
+    if not isinstance(console, dict):
+        raise ConfigError("[console] must be a table")
+    device = console.get("device")
+    usb = console.get("usb_dir")
+    return Config(
+        backend=backend, spec=spec, far=far,
+        console_device=Path(str(device)) if device else None,
+        network_dir=Path(str(console.get("network_dir", "var/network"))),
+        usb_dir=Path(str(usb)) if usb else None,
+        socket=Path(str(board.get("socket", "var/run/board.sock"))),
+        data_dir=Path(str(raw.get("data", {}).get("dir", "var"))),
+        prompts_dir=Path(str(raw.get("prompts", {}).get("dir", "build/prompts/demo"))),
+        demo_callers=callers, extra=raw,
+    )
+
+
+class Notifier:
+    """sd_notify over $NOTIFY_SOCKET (no-op when not run by systemd)."""
+
+    def __init__(self) -> None:
+        import sdnotify  # local: only the service needs it
+
+        self._n = sdnotify.SystemdNotifier()
+        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        self.watchdog_interval = usec / 2e6 if usec > 0 else 0.0
+
+    def send(self, msg: str) -> None:
+        self._n.notify(msg)
+
+
+class Service:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.board = Board("rexian", cfg.spec)
+        self.notifier = Notifier()
+        self.stopping = gevent.event.Event()
+        self.far: subprocess.Popen[bytes] | None = None
+        self.far_board: Board | None = None
+        self.attendant = Attendant(self.board, PromptSet(cfg.prompts_dir), cfg.data_dir / "recordings")
+        self._greenlets: list[gevent.Greenlet] = []
+        self.exit_code = 0
+        self.console: Console | None = None
+
+    def start(self) -> None:
+        self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        init_db(self.cfg.data_dir)
+        self.board.call_handler = self.attendant.handle
+        if self.cfg.far == "process":
+            self.cfg.socket.parent.mkdir(parents=True, exist_ok=True)
+            self.board.link_listen(self.cfg.socket)
+        self.board.start()
+        if self.cfg.far == "process":
+            self._start_far_process()
+        elif self.cfg.far == "inproc":
+            from appliance.voiceboard.board import opposite_spec
+            from appliance.voiceboard.sim import far_call_handler
+
+            self.far_board = Board("far", opposite_spec(self.cfg.spec))
+            self.far_board.call_handler = far_call_handler()
+            self.board.link_pair(self.far_board)
+            self.far_board.start()
+        self._wait_lines_up()
+        if self.cfg.console_device is not None:
+            self._start_console(self.cfg.console_device)
+        if self.notifier.watchdog_interval:
+            self._greenlets.append(gevent.spawn(self._watchdog))
+        self.notifier.send("READY=1")
+        self.notifier.send(f"STATUS=answering calls on {self.cfg.spec}")
+        log.info("ready: board %s", self.cfg.spec)
+
+    def _start_console(self, device: Path) -> None:
+        status = ApplianceStatus(self.board, self.cfg.data_dir / "recordings", self._pause_calls,
+                                 self._restart)
+        cfg = ConsoleConfig(device=device, data_dir=self.cfg.data_dir, network_dir=self.cfg.network_dir,
+                            usb_dir=self.cfg.usb_dir)
+        self.console = Console(cfg, status, Maintenance("console"))
+        self.console.start()
+        log.info("maintenance console on %s", device)
+
+    def _pause_calls(self, paused: bool) -> None:
+        self.board.call_handler = None if paused else self.attendant.handle
+
+    def _restart(self) -> None:
+        self.exit_code = EXIT_RESTART
+        self.stopping.set()
+
+    def _start_far_process(self) -> None:
+        cmd = [sys.executable, "-m", "appliance.voiceboard.simfar", "--socket", str(self.cfg.socket),
+               "--spec", self.cfg.spec, "--callers", str(self.cfg.demo_callers)]
+        self.far = subprocess.Popen(cmd)
+
+    def _wait_lines_up(self) -> None:
+        if self.cfg.far == "none":
+            return
+        with gevent.Timeout(FAR_CONNECT_TIMEOUT, False):
+            while not all(c.status()["line_up"] for c in self.board.channels):
+                gevent.sleep(0.05)
+        down = [c.index for c in self.board.channels if not c.status()["line_up"]]
+        if down:
+            log.warning("lines still down after %.0f s: %s", FAR_CONNECT_TIMEOUT, down)
+
+    def _watchdog(self) -> None:
+        while not self.stopping.is_set():
+            self.notifier.send("WATCHDOG=1")
+            gevent.sleep(self.notifier.watchdog_interval)
+
+    def stop(self) -> None:
+        self.notifier.send("STOPPING=1")
+        self.stopping.set()
+        for g in self._greenlets:
+            g.kill(block=False)
+        if self.console is not None:
+            self.console.stop()
+        self.board.stop()
+        if self.far_board is not None:
+            self.far_board.stop()
+        if self.far is not None and self.far.poll() is None:
+            self.far.terminate()
+            try:
+                self.far.wait(timeout=FAR_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.far.kill()
+        close_db()
+
+    def run_forever(self) -> None:
+        gevent.signal_handler(signal.SIGTERM, self.stopping.set)
+        gevent.signal_handler(signal.SIGINT, self.stopping.set)
+        self.start()
+        self.stopping.wait()
+        log.info("stopping")
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="rexian", description="Rexian call-center appliance")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="run the appliance")
+    run.add_argument("--config", type=Path, default=Path("/etc/rexian/rexian.toml"))
+    run.add_argument("--log-level", default=os.environ.get("REXIAN_LOG_LEVEL", "WARNING"))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"rexian: {exc}", file=sys.stderr)
+        return 2
+    svc = Service(cfg)
+    print(f"Rexian: simulated board {cfg.spec}; far side: {cfg.far}; data in {cfg.data_dir}/", flush=True)
+    print("Rexian: web UI not built yet (issue 6); watch the calls below. Ctrl-C stops.", flush=True)
+    svc.run_forever()
+    return svc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
