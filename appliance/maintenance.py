@@ -92,7 +92,7 @@ class ApplianceStatus:
         try:
             if ch.kind is Kind.FXS:
                 ch.ring("10000", "LINE TEST", timeout=LINE_TEST_RING)
-                ch.start_play([Play.tone(1000, 1000, level_dbm0=-13)])
+                ch.start_play([Play.tone(1000, duration_ms=1000, level_dbm0=-13)])
                 return True, "OK: phone rang with caller ID 10000 and answered"
             return self._trunk_dialtone(ch)
         except CallError as exc:

@@ -20,7 +20,8 @@ def main() -> None:
     board = Board("bench-far", opposite_spec(args.spec))
     board.link_connect(args.socket)
     board.start()
-    talk = [Play.dtmf("159#", 80, 80), Play.tone(440, 2000, f2=620, level_dbm0=-18), Play.silence(300)] * 10
+    talk = [Play.dtmf("159#", 80, 80), Play.tone(440, duration_ms=2000, f2=620, level_dbm0=-18),
+            Play.silence(300)] * 10
     for ch in board.channels:
         ch.start_play(talk)
     stop = gevent.event.Event()

@@ -23,7 +23,7 @@ import gevent
 from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 
-from appliance.drivers._binding import check, ffi, lib
+from appliance.drivers._binding import PlayItem, check, ffi, lib, play_items
 
 from .errors import Busy, ChannelBusy, Hangup, NoAnswer, NoDialTone
 from .events import BoardEvent, CidFormat, Kind, PlayReason, RecordReason, Tone
@@ -72,42 +72,7 @@ class RecordResult:
     digit: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Play:
-    """One play item.  Build with the classmethods."""
-
-    kind: int
-    path: str = ""
-    digits: str = ""
-    tone_id: int = 0
-    f1: int = 0
-    f2: int = 0
-    level_dbm0: int = -10
-    on_ms: int = 0
-    off_ms: int = 0
-    duration_ms: int = 0
-
-    @classmethod
-    def file(cls, path: str | Path) -> Play:
-        return cls(kind=lib.VB_ITEM_FILE, path=str(path))
-
-    @classmethod
-    def tone(cls, f1: int, duration_ms: int, f2: int = 0, level_dbm0: int = -10,
-             on_ms: int = 0, off_ms: int = 0) -> Play:
-        return cls(kind=lib.VB_ITEM_TONE, f1=f1, f2=f2, level_dbm0=level_dbm0, on_ms=on_ms,
-                   off_ms=off_ms, duration_ms=duration_ms)
-
-    @classmethod
-    def cptone(cls, tone: Tone, duration_ms: int = 0) -> Play:
-        return cls(kind=lib.VB_ITEM_CPTONE, tone_id=int(tone), duration_ms=duration_ms)
-
-    @classmethod
-    def dtmf(cls, digits: str, on_ms: int = 0, off_ms: int = 0) -> Play:
-        return cls(kind=lib.VB_ITEM_DTMF, digits=digits, on_ms=on_ms, off_ms=off_ms)
-
-    @classmethod
-    def silence(cls, duration_ms: int) -> Play:
-        return cls(kind=lib.VB_ITEM_SILENCE, duration_ms=duration_ms)
+Play = PlayItem   # one play item: Play.file / .tone / .cptone / .dtmf / .silence
 
 
 PlaySpec = Play | str | Path
@@ -269,19 +234,7 @@ class Channel:
     def _play_items(self, items: Sequence[Play], flags: int, tag: int) -> None:
         if len(items) > lib.VB_PLAY_MAX_ITEMS:
             raise ValueError(f"{self.prefix} at most {lib.VB_PLAY_MAX_ITEMS} items per play")
-        arr = ffi.new("vb_play_item_t[]", len(items))
-        keep: list[Any] = []
-        for slot, item in zip(arr, items, strict=True):
-            slot.type = item.kind
-            if item.path:
-                keep.append(ffi.new("char[]", item.path.encode()))
-                slot.path = keep[-1]
-            if item.digits:
-                keep.append(ffi.new("char[]", item.digits.encode()))
-                slot.digits = keep[-1]
-            slot.tone_id = item.tone_id
-            slot.f1, slot.f2, slot.level_dbm0 = item.f1, item.f2, item.level_dbm0
-            slot.on_ms, slot.off_ms, slot.duration_ms = item.on_ms, item.off_ms, item.duration_ms
+        arr, _keep = play_items(items)
         check(lib.vb_play(self._b(), self.index, tag, arr, len(items), flags))
 
     def send_dtmf(self, digits: str, on_ms: int = 80, off_ms: int = 80) -> None:

@@ -45,7 +45,7 @@ def simulated_caller(port: Channel, rng: random.Random, digit: str) -> None:
         gevent.sleep(rng.uniform(2.0, 4.0))
         port.send_dtmf(digit)
         print(f"caller {number}: pressed {digit}", flush=True)
-        port.play([Play.tone(440, int(rng.uniform(*CALL_TALK_SECONDS) * 1000), level_dbm0=-16)],
+        port.play([Play.tone(440, duration_ms=int(rng.uniform(*CALL_TALK_SECONDS) * 1000), level_dbm0=-16)],
                   barge_in=False)
         heard = decode_heard(port.heard)
         print(f"caller {number}: hangs up (heard prompts: {heard or 'speech'})", flush=True)

@@ -38,7 +38,7 @@ def test_dial_out_answered_then_far_hangup(site: SimulatedSite) -> None:
     assert line.state is ChannelState.UP
     assert exch.state is ChannelState.UP
     exch.detect_tone(1000)
-    line.start_play([Play.tone(1000, 800)])
+    line.start_play([Play.tone(1000, duration_ms=800)])
     assert exch.wait_tone(1000, 2), "the called party hears us"
     line.release("done")
     wait_for(lambda: exch.state is not ChannelState.UP, 5, "the exchange sees our on-hook")
@@ -80,10 +80,10 @@ def test_record_message_ends_by_hash_silence_or_max(site: SimulatedSite, tmp_pat
     assert exch.wait_tone(1000, 3), "the caller hears the beep before recording"
     gevent.sleep(0.3)
     if how == "hash":
-        exch.play([Play.tone(600, 800)], barge_in=False)
+        exch.play([Play.tone(600, duration_ms=800)], barge_in=False)
         exch.send_dtmf("#")
     elif how == "max":
-        exch.start_play([Play.tone(600, 5000)])
+        exch.start_play([Play.tone(600, duration_ms=5000)])
     rec = result.get(timeout=10)
     assert rec.reason is reason, rec
     assert msg.stat().st_size > 44

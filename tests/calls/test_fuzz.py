@@ -52,7 +52,7 @@ def exchange_action(port: Channel, rng: random.Random) -> None:
     elif what == 3:
         lib.vb_polarity(b, port.index, rng.randrange(2))
     elif what == 4:
-        port.start_play([Play.tone(rng.choice([450, 1000, 697]), rng.randrange(50, 400))])
+        port.start_play([Play.tone(rng.choice([450, 1000, 697]), duration_ms=rng.randrange(50, 400))])
     else:
         lib.vb_battery(b, port.index, rng.randrange(2))
 

@@ -91,7 +91,7 @@ def test_barge_in_stops_prompt_within_100ms(site: SimulatedSite, tmp_path: Path)
     def handler(ch: Channel) -> None:
         ch.answer()
         ch.start_record(rec)
-        res = ch.play([Play.tone(1000, 8000, level_dbm0=-12)], barge_in=True)
+        res = ch.play([Play.tone(1000, duration_ms=8000, level_dbm0=-12)], barge_in=True)
         gevent.sleep(0.5)
         ch.stop_record()
         result.set(res)
@@ -125,7 +125,7 @@ def test_recording_holds_both_directions(site: SimulatedSite, tmp_path: Path) ->
     def handler(ch: Channel) -> None:
         ch.answer()
         ch.start_record(rec)
-        ch.play([Play.tone(1000, 600)], barge_in=False)     # we speak
+        ch.play([Play.tone(1000, duration_ms=600)], barge_in=False)     # we speak
         gevent.sleep(1.2)                                   # the caller speaks meanwhile
         ch.stop_record()
         done.set(True)
@@ -136,7 +136,7 @@ def test_recording_holds_both_directions(site: SimulatedSite, tmp_path: Path) ->
     exch = site.far_of(line)
     ring_in(exch, "13800000001", "", CidFormat.FSK, timeout=20)
     gevent.sleep(0.8)
-    exch.play([Play.tone(1500, 600)], barge_in=False)
+    exch.play([Play.tone(1500, duration_ms=600)], barge_in=False)
     done.get(timeout=10)
     wait_for(lambda: line.status()["recording"] == 0, 5, "recording closed")
     ours = tone_runs_in_file(rec, 1000, 0.4)

@@ -56,9 +56,9 @@ def test_ring_station_with_caller_id_and_bridge_tones_both_ways(site: SimulatedS
     assert station.state is ChannelState.UP
     for listener, freq in ((phone, 1000), (exch, 1500)):
         listener.detect_tone(freq)
-    exch.start_play([Play.tone(1000, 800)])
+    exch.start_play([Play.tone(1000, duration_ms=800)])
     assert hears(phone, 1000, 3), "caller's voice did not reach the agent's phone"
-    phone.start_play([Play.tone(1500, 800)])
+    phone.start_play([Play.tone(1500, duration_ms=800)])
     assert hears(exch, 1500, 3), "agent's voice did not reach the caller"
     # the agent hangs up: the caller's call is released too
     phone.release("agent hangs up")
@@ -100,12 +100,12 @@ def test_conference_of_three_with_whisper(site: SimulatedSite) -> None:
         ch.detect_tone(1200, slot=0)
         ch.detect_tone(700, slot=1)
         ch.detect_tone(1800, slot=2)
-    leader_phone.start_play([Play.tone(1200, 1500)])          # whisper
+    leader_phone.start_play([Play.tone(1200, duration_ms=1500)])          # whisper
     assert hears(agent_phone, 1200, 3), "the agent must hear the whisper"
     assert not hears(exch, 1200, 1.5), "the caller must not hear the whisper"
-    exch.start_play([Play.tone(700, 1000)])                   # caller speaks
+    exch.start_play([Play.tone(700, duration_ms=1000)])                   # caller speaks
     assert hears(agent_phone, 700, 3) and hears(leader_phone, 700, 3)
-    agent_phone.start_play([Play.tone(1800, 1000)])           # agent speaks
+    agent_phone.start_play([Play.tone(1800, duration_ms=1000)])           # agent speaks
     assert hears(exch, 1800, 3) and hears(leader_phone, 1800, 3)
     exchange_hangup(exch, "busy")
     wait_for(lambda: site.board.stats()["conf_members"] == 0, 8, "conference emptied")
@@ -125,7 +125,7 @@ def test_cable_cut_mid_call_both_ends_see_it_and_resources_are_freed(site: Simul
             station.ring(trunk.caller_id, timeout=15)
             trunk.bridge(station)
             trunk.start_record(tmp_path / "cut.wav")
-            trunk.start_play([Play.tone(425, 60000)])
+            trunk.start_play([Play.tone(425, duration_ms=60000)])
             bridged.set(True)
             trunk.wait_hangup(60)
         except Hangup as exc:
