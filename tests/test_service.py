@@ -101,7 +101,7 @@ def test_demo_call_is_bridged_with_far_side_in_another_process(tmp_path: Path) -
     try:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + 75
         while time.monotonic() < deadline and not ("bridged to station" in out and "ended:" in out):
             if select.select([fd], [], [], 1.0)[0]:
                 chunk = os.read(fd, 65536)

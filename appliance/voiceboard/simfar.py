@@ -29,7 +29,7 @@ from .sim import far_call_handler, random_caller_id, ring_in
 
 log = logging.getLogger("simfar")
 
-CALL_TALK_SECONDS = (4.0, 10.0)
+CALL_TALK_SECONDS = (10.0, 20.0)
 MENU_WAIT = 12.0
 
 
