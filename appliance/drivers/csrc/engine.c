@@ -62,6 +62,18 @@ fail:
     return NULL;
 }
 
+/* Append a command to the queue; the caller holds cmd_lock. */
+static void cmd_append_locked(vb_board_t *b, vb_cmd_t *c)
+{
+    c->next = NULL;
+    if (b->cmd_tail)
+        b->cmd_tail->next = c;
+    else
+        b->cmd_head = c;
+    b->cmd_tail = c;
+    b->cmd_count++;
+}
+
 int vb_board_add_channels(vb_board_t *b, int kind, int count)
 {
     int first;
@@ -94,14 +106,9 @@ int vb_board_add_channels(vb_board_t *b, int kind, int count)
         return -VB_ESYS;
     }
     c->a[0] = first + count;
-    /* the queue may be full: then the channels wait for the next command */
+    /* the queue may be full: it takes this one anyway (channels must not wait for another command) */
     pthread_mutex_lock(&b->cmd_lock);
-    if (b->cmd_tail)
-        b->cmd_tail->next = c;
-    else
-        b->cmd_head = c;
-    b->cmd_tail = c;
-    b->cmd_count++;
+    cmd_append_locked(b, c);
     pthread_mutex_unlock(&b->cmd_lock);
     for (i = 0; i < count; i++) {
         b->ctl_kind[first + i] = kind;
@@ -169,13 +176,7 @@ int vb_cmd_queue(vb_board_t *b, vb_cmd_t *c)
         vb_cmd_free(c);
         return -VB_EFULL;
     }
-    c->next = NULL;
-    if (b->cmd_tail)
-        b->cmd_tail->next = c;
-    else
-        b->cmd_head = c;
-    b->cmd_tail = c;
-    b->cmd_count++;
+    cmd_append_locked(b, c);
     pthread_mutex_unlock(&b->cmd_lock);
     return 0;
 }
