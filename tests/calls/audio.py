@@ -10,12 +10,13 @@ from appliance.drivers._binding import ffi, lib
 BLOCK = 160  # 20 ms
 
 
-def tone_runs_in_file(path: Path, freq: float, min_ratio: float) -> list[tuple[int, int]]:
+def tone_runs_in_file(path: Path, freq: float, min_ratio: float = 0.5,
+                      min_amplitude: float = 0.0) -> list[tuple[int, int]]:
     """Runs of 20 ms blocks of ``freq`` in a WAV, computed off the hub (gevent's threadpool)."""
     import gevent
 
     def work() -> list[tuple[int, int]]:
-        return runs(tone_blocks(read_wav(path), freq, min_ratio))
+        return runs(tone_blocks(read_wav(path), freq, min_ratio, min_amplitude))
 
     result: list[tuple[int, int]] = gevent.get_hub().threadpool.apply(work)
     return result
@@ -28,8 +29,13 @@ def read_wav(path: Path, max_seconds: int = 120) -> list[int]:
     return list(buf[0:n])
 
 
-def tone_blocks(samples: list[int], freq: float, min_ratio: float = 0.5) -> list[bool]:
-    """Per 20 ms block: does ``freq`` carry at least ``min_ratio`` of the block's energy?"""
+def tone_blocks(samples: list[int], freq: float, min_ratio: float = 0.5,
+                min_amplitude: float = 0.0) -> list[bool]:
+    """Per 20 ms block: does ``freq`` carry at least ``min_ratio`` of the block's energy?
+
+    With ``min_amplitude`` the test is instead the tone's own amplitude (in linear sample units),
+    whatever else is mixed in: a prompt under a DTMF digit still counts as playing.
+    """
     coeff = 2 * math.cos(2 * math.pi * freq / 8000)
     out = []
     for start in range(0, len(samples) - BLOCK + 1, BLOCK):
@@ -41,6 +47,9 @@ def tone_blocks(samples: list[int], freq: float, min_ratio: float = 0.5) -> list
             energy += x * x
         power = s1 * s1 + s2 * s2 - coeff * s1 * s2
         # a pure sine of amplitude A over N samples: power = (A*N/2)^2, energy = A^2*N/2
+        if min_amplitude:
+            out.append(2 * math.sqrt(max(power, 0.0)) / BLOCK >= min_amplitude)
+            continue
         ratio = (2 * power / BLOCK) / energy if energy > 1e3 else 0.0
         out.append(ratio >= min_ratio)
     return out
