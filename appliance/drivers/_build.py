@@ -30,7 +30,7 @@ def _make(base: Path, **extra: object) -> FFI:
         sources=[rel(p) for p in sorted(CSRC.glob("*.c"))],
         include_dirs=[rel(CSRC)],
         depends=[rel(p) for p in sorted(CSRC.glob("*.h"))],
-        libraries=["spandsp", "m", "pthread"],
+        libraries=["spandsp", "openr2", "m", "pthread"],
         extra_compile_args=["-O2", "-Wall", "-Werror=implicit-function-declaration"],
         **extra,
     )

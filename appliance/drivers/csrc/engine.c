@@ -7,6 +7,7 @@
  *   -> phase 3 (record) -> phase 4 (encode, link tx) -> snapshots, eventfd.
  */
 #include "vb_internal.h"
+#include "dahdisim.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -252,6 +253,7 @@ static void tick(vb_board_t *b)
     for (i = 0; i < b->nchan; i++)
         vb_chan_rx(b->chans[i]);
     vb_sw_conf_mix(b);
+    vb_dahdi_tick_rx(b);        /* E1 taps: simulated DAHDI channels, scripted exchange */
     /* phase 2a: base TX = play + DTMF send + caller ID + connect + conference */
     for (i = 0; i < b->nchan; i++) {
         ch = b->chans[i];
@@ -271,6 +273,7 @@ static void tick(vb_board_t *b)
         vb_sat_frame(ch->base_tx, acc);
         ch->tx_zero = 0;
     }
+    vb_dahdi_tick_tx(b);
     /* phase 2b, 3, 4: listen, record, encode */
     for (i = 0; i < b->nchan; i++) {
         ch = b->chans[i];

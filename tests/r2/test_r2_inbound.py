@@ -1,0 +1,127 @@
+"""Inbound China R2 calls: the scripted exchange (far board) calls our E1 channels through openr2 1.3.3."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import gevent
+import pytest
+from gevent.event import AsyncResult
+
+from appliance.voiceboard.channel import Channel, ChannelState, Play
+from appliance.voiceboard.r2 import ExchangeState, R2Channel, R2Span, ScriptedExchange
+from appliance.voiceboard.sim import SimulatedSite
+
+DNIS_LEN = 8
+
+
+class R2Site:
+    def __init__(self, n: int) -> None:
+        self.site = SimulatedSite(f"e1:{n}", name="r2")
+        self.site.start()
+        self.span = R2Span(self.site.board, range(n), dnis_len=DNIS_LEN)
+        self.span.start()
+        self.exchanges = [ScriptedExchange(self.site.far, i) for i in range(n)]
+
+    def stop(self) -> None:
+        for x in self.exchanges:
+            x.close()
+        self.span.stop()
+        self.site.stop()
+
+
+@pytest.fixture
+def r2site(request: pytest.FixtureRequest) -> Iterator[R2Site]:
+    s = R2Site(getattr(request, "param", 1))
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    with gevent.Timeout(timeout, AssertionError(f"timed out: {what}")):
+        while not cond():
+            gevent.sleep(0.02)
+
+
+def _answering_handler(offered: dict[int, AsyncResult]) -> Callable[[Channel], None]:
+    def handle(ch: Channel) -> None:
+        assert isinstance(ch, R2Channel)
+        ch.answer()
+        offered[ch.index].set((ch.caller_id, ch.dnis, ch.category_name))
+        ch.detect_tone(500)
+        assert ch.wait_tone(500, 5), "we hear the caller"
+        ch.start_play([Play.tone(1000, duration_ms=3000)])
+        ch.wait_hangup(30)
+
+    return handle
+
+
+def _one_call(s: R2Site, i: int, offered: dict[int, AsyncResult]) -> None:
+    x = s.exchanges[i]
+    far = s.site.far.channels[i]
+    ani, dnis = f"138{i:08d}", f"9556{i:04d}"
+    x.call(ani, dnis)
+    assert x.wait_state(ExchangeState.ANSWERED, ExchangeState.REJECTED, ExchangeState.FAILED,
+                        timeout=15) is ExchangeState.ANSWERED
+    assert offered[i].get(timeout=5) == (ani, dnis, "National Subscriber")
+    far.detect_tone(1000)
+    far.start_play([Play.tone(500, duration_ms=3000)])
+    assert far.wait_tone(1000, 8), "the caller hears us"
+    x.clear()
+    assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
+    _wait_idle(s, i)
+
+
+def _wait_idle(s: R2Site, i: int) -> None:
+    ch = s.site.board.channels[i]
+    assert isinstance(ch, R2Channel)
+    wait_for(lambda: ch.state is ChannelState.IDLE and not ch.in_call, 5, "our channel back to idle")
+
+
+def test_inbound_call_delivers_ani_dnis_audio_and_clear_forward(r2site: R2Site) -> None:
+    offered = {0: AsyncResult()}
+    r2site.site.board.call_handler = _answering_handler(offered)
+    _one_call(r2site, 0, offered)
+    st = r2site.site.far.channels[0].status()
+    assert st["cas_rx"] == 0xB and st["cas_tx"] == 0xB
+
+
+@pytest.mark.parametrize("r2site", [30], indirect=True)
+def test_thirty_simultaneous_inbound_calls(r2site: R2Site) -> None:
+    offered = {i: AsyncResult() for i in range(30)}
+    r2site.site.board.call_handler = _answering_handler(offered)
+    calls = [gevent.spawn(_one_call, r2site, i, offered) for i in range(30)]
+    gevent.joinall(calls, timeout=60, raise_error=True)
+    assert all(g.successful() for g in calls)
+
+
+def test_we_hang_up_first_clear_back_then_clear_forward(r2site: R2Site) -> None:
+    def handle(ch: Channel) -> None:
+        ch.answer()
+        ch.play([Play.tone(1000, duration_ms=500)], barge_in=False)
+        # returning ends the call: the board releases the channel -> R2 clear-back
+
+    r2site.site.board.call_handler = handle
+    x = r2site.exchanges[0]
+    x.call("13912345678", "95566001", category=1)
+    got = x.wait_state(ExchangeState.CLEARED_BACK, ExchangeState.FAILED, timeout=15)
+    assert got is ExchangeState.CLEARED_BACK
+    ch = r2site.site.board.channels[0]
+    assert isinstance(ch, R2Channel)
+    assert ch.caller_id == "" and ch.in_call, "released locally; the R2 call waits for clear-forward"
+    x.clear()
+    assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
+    _wait_idle(r2site, 0)
+
+
+def test_dahdi_install_is_idempotent_and_leaves_other_fds_alone(tmp_path: Path) -> None:
+    from appliance.drivers._binding import lib
+
+    n = lib.vb_dahdi_install()
+    assert n >= 3 and lib.vb_dahdi_install() == n
+    f = tmp_path / "plain"
+    f.write_bytes(b"ok")           # plain read/write in this process are not redirected
+    assert f.read_bytes() == b"ok"
