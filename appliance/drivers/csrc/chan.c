@@ -57,6 +57,7 @@ vb_chan_t *vb_chan_new(vb_board_t *b, int idx, int kind)
     ch->b = b;
     ch->idx = idx;
     ch->kind = kind;
+    ch->e1_alarm = kind == VB_KIND_E1 ? VB_E1_ALARM_RED : 0;   /* no signal until the cable is up */
     ch->connected_to = -1;
     ch->listening_to = -1;
     ch->conf = -1;
@@ -177,6 +178,24 @@ static int kinds_pair(int mine, int far)
 }
 
 /* Phase 1: line state, signalling, decode, detectors. */
+/* E1: what the framer would report; returns whether the timeslot carries a usable signal */
+static int e1_alarms(vb_chan_t *ch, int cable)
+{
+    int al = 0;
+
+    if (!cable)
+        al = VB_E1_ALARM_RED;
+    else if (ch->rx_bits & VB_BIT_AIS)
+        al = VB_E1_ALARM_BLUE;
+    else if (ch->rx_bits & VB_BIT_RAI)
+        al = VB_E1_ALARM_YELLOW;
+    if (al != ch->e1_alarm) {
+        ch->e1_alarm = al;
+        vb_emit(ch->b, VB_EV_ALARM, ch->idx, 0, al, 0, NULL);
+    }
+    return cable && !(al & VB_E1_ALARM_BLUE);
+}
+
 void vb_chan_rx(vb_chan_t *ch)
 {
     int cable = 0;
@@ -194,6 +213,8 @@ void vb_chan_rx(vb_chan_t *ch)
             vb_log(ch->b, ch->idx, 0, "far end kind %d does not pair with kind %d", far_kind, ch->kind);
         }
     }
+    if (ch->kind == VB_KIND_E1)
+        cable = e1_alarms(ch, cable);
     up = cable;
     if (ch->kind == VB_KIND_FXO)
         up = cable && (ch->rx_bits & VB_BIT_BATTERY);
@@ -243,6 +264,7 @@ void vb_chan_status_fill(vb_chan_t *ch, vb_chan_status_t *st)
     st->kind = ch->kind;
     st->linked = ch->link != NULL;
     st->line_up = ch->line_up;
+    st->alarm = ch->e1_alarm;
     st->cas_tx = ch->line.cas_tx;
     st->cas_rx = ch->line.cas_rx;
     switch (ch->kind) {

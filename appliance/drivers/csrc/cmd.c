@@ -427,6 +427,17 @@ int vb_cas_tx(vb_board_t *b, int chan, int abcd)
     return simple(b, VB_CMD_CAS, chan, abcd, 0);
 }
 
+int vb_e1_inject(vb_board_t *b, int chan, int flags)
+{
+    int rc;
+
+    if ((rc = chk_kind(b, chan, VB_KIND_E1)) < 0)
+        return rc;
+    if (flags & ~(VB_E1_INJECT_LOS | VB_E1_INJECT_AIS | VB_E1_INJECT_RAI))
+        return -VB_EINVAL;
+    return simple(b, VB_CMD_E1_INJECT, chan, flags, 0);
+}
+
 /* ---- media thread side ----------------------------------------------------- */
 
 void vb_cmd_apply(vb_board_t *b, vb_cmd_t *c)
@@ -526,6 +537,9 @@ void vb_cmd_apply(vb_board_t *b, vb_cmd_t *c)
         break;
     case VB_CMD_LINK_CUT:
         ch->cut = c->a[0];
+        break;
+    case VB_CMD_E1_INJECT:
+        ch->e1_inject = c->a[0];
         break;
     }
 }

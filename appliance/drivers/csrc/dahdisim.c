@@ -140,7 +140,8 @@ void vb_dahdi_tick_rx(vb_board_t *b)
             continue;
         src = ch->rx_src ? ch->rx_src : silence;
         t->has_tx = 0;
-        t->frame(t, src, ch->line.cas_rx & 0xF, ch->line_up, t->txbuf, &t->has_tx, &ch->line.cas_tx);
+        t->frame(t, src, ch->line.cas_rx & 0xF, ch->line_up && !ch->e1_alarm, t->txbuf, &t->has_tx,
+                 &ch->line.cas_tx);
     }
     pthread_mutex_unlock(&g_lock);
 }

@@ -288,7 +288,7 @@ uint16_t vb_line_bits(vb_chan_t *ch)
     vb_line_t *L = &ch->line;
     uint16_t bits = (uint16_t) ((ch->kind & 3) << VB_BIT_KIND_SHIFT);
 
-    if (!ch->cut)
+    if (!ch->cut && !(ch->kind == VB_KIND_E1 && (ch->e1_inject & VB_E1_INJECT_LOS)))
         bits |= VB_BIT_PRESENT;
     switch (ch->kind) {
     case VB_KIND_FXS:
@@ -309,6 +309,10 @@ uint16_t vb_line_bits(vb_chan_t *ch)
         break;
     case VB_KIND_E1:
         bits |= (uint16_t) ((L->cas_tx & 0xF) << VB_BIT_CAS_SHIFT);
+        if (ch->e1_inject & VB_E1_INJECT_AIS)
+            bits |= VB_BIT_AIS;
+        if ((ch->e1_inject & VB_E1_INJECT_RAI) || (ch->e1_alarm & (VB_E1_ALARM_RED | VB_E1_ALARM_BLUE)))
+            bits |= VB_BIT_RAI;
         break;
     }
     return bits;

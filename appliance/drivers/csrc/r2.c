@@ -25,7 +25,10 @@ typedef struct {
     vb_r2_t *r;
     int idx;
     int dnis_count;
+    vb_r2mf_t *mf;
 } r2chan_t;
+
+extern openr2_mflib_interface_t vb_r2mf_iface;
 
 struct vb_r2_s {
     openr2_context_t *ctx;
@@ -98,9 +101,22 @@ static void on_call_answered(openr2_chan_t *c)
     push(c, VB_R2_EV_ANSWERED, 0);
 }
 
+static int cause_of(openr2_call_disconnect_cause_t cause)
+{
+    switch (cause) {
+    case OR2_CAUSE_NORMAL_CLEARING: return VB_R2_CAUSE_NORMAL;
+    case OR2_CAUSE_BUSY_NUMBER: return VB_R2_CAUSE_BUSY;
+    case OR2_CAUSE_NETWORK_CONGESTION: return VB_R2_CAUSE_CONGESTION;
+    case OR2_CAUSE_UNALLOCATED_NUMBER: return VB_R2_CAUSE_UNALLOCATED;
+    case OR2_CAUSE_OUT_OF_ORDER: return VB_R2_CAUSE_OUT_OF_ORDER;
+    case OR2_CAUSE_NO_ANSWER: return VB_R2_CAUSE_NO_ANSWER;
+    default: return VB_R2_CAUSE_OTHER;
+    }
+}
+
 static void on_call_disconnect(openr2_chan_t *c, openr2_call_disconnect_cause_t cause)
 {
-    vb_r2_event_t *ev = push(c, VB_R2_EV_DISCONNECT, (int) cause);
+    vb_r2_event_t *ev = push(c, VB_R2_EV_DISCONNECT, cause_of(cause));
 
     if (ev)
         snprintf(ev->text, sizeof(ev->text), "%s", openr2_proto_get_disconnect_string(cause));
@@ -108,6 +124,10 @@ static void on_call_disconnect(openr2_chan_t *c, openr2_call_disconnect_cause_t 
 
 static void on_call_end(openr2_chan_t *c)
 {
+    r2chan_t *cd = cd_of(c);
+
+    if (cd)
+        vb_r2mf_disarm(cd->mf);
     push(c, VB_R2_EV_END, 0);
 }
 
@@ -131,7 +151,12 @@ static void on_os_error(openr2_chan_t *c, int err)
 
 static void on_protocol_error(openr2_chan_t *c, openr2_protocol_error_t err)
 {
-    vb_r2_event_t *ev = push(c, VB_R2_EV_PROTOCOL_ERROR, (int) err);
+    r2chan_t *cd = cd_of(c);
+    vb_r2_event_t *ev;
+
+    if (cd)
+        vb_r2mf_disarm(cd->mf);
+    ev = push(c, VB_R2_EV_PROTOCOL_ERROR, (int) err);
 
     if (ev)
         snprintf(ev->text, sizeof(ev->text), "%s", openr2_proto_get_error(err));
@@ -216,7 +241,7 @@ vb_r2_t *vb_r2_new(int max_ani, int max_dnis, int dnis_len)
 
     if (r == NULL)
         return NULL;
-    r->ctx = openr2_context_new(NULL, &g_evif, NULL, OR2_VAR_CHINA, max_ani, max_dnis);
+    r->ctx = openr2_context_new(&vb_r2mf_iface, &g_evif, NULL, OR2_VAR_CHINA, max_ani, max_dnis);
     if (r->ctx == NULL) {
         free(r);
         return NULL;
@@ -230,9 +255,13 @@ vb_r2_t *vb_r2_new(int max_ani, int max_dnis, int dnis_len)
 
 void vb_r2_free(vb_r2_t *r)
 {
+    int i;
+
     if (r == NULL)
         return;
     openr2_context_delete(r->ctx);     /* frees the channels too (never chan_delete first) */
+    for (i = 0; i < r->nchan; i++)
+        vb_r2mf_free(r->cd[i].mf);
     free(r);
 }
 
@@ -244,9 +273,14 @@ int vb_r2_add_chan(vb_r2_t *r, int fd)
     if (r == NULL || r->nchan >= VB_R2_MAX_CHANS)
         return -VB_EFULL;
     i = r->nchan;
-    c = openr2_chan_new_from_fd(r->ctx, fd, NULL, NULL);
-    if (c == NULL)
+    if ((r->cd[i].mf = vb_r2mf_new()) == NULL)
+        return -VB_EFULL;
+    c = openr2_chan_new_from_fd(r->ctx, fd, r->cd[i].mf, r->cd[i].mf);
+    if (c == NULL) {
+        vb_r2mf_free(r->cd[i].mf);
+        r->cd[i].mf = NULL;
         return -VB_ESYS;
+    }
     r->cd[i].r = r;
     r->cd[i].idx = i;
     r->chans[i] = c;
@@ -330,4 +364,67 @@ const char *vb_r2_state(vb_r2_t *r, int i)
     openr2_chan_t *c = chan_of(r, i);
 
     return c ? openr2_chan_get_r2_state_string(c) : "";
+}
+
+static openr2_calling_party_category_t category_of(int ka)
+{
+    switch (ka) {
+    case 2: return OR2_CALLING_PARTY_CATEGORY_NATIONAL_PRIORITY_SUBSCRIBER;
+    case 3: return OR2_CALLING_PARTY_CATEGORY_TEST_EQUIPMENT;
+    case 7: return OR2_CALLING_PARTY_CATEGORY_INTERNATIONAL_SUBSCRIBER;
+    case 9: return OR2_CALLING_PARTY_CATEGORY_INTERNATIONAL_PRIORITY_SUBSCRIBER;
+    default: return OR2_CALLING_PARTY_CATEGORY_NATIONAL_SUBSCRIBER;
+    }
+}
+
+static int all_digits(const char *s, int allow_empty)
+{
+    if (s == NULL || (*s == '\0' && !allow_empty) || strlen(s) >= VB_R2_NUM_MAX)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+int vb_r2_make_call(vb_r2_t *r, int i, const char *ani, const char *dnis, int category)
+{
+    openr2_chan_t *c = chan_of(r, i);
+
+    if (c == NULL)
+        return -VB_ECHAN;
+    if (!all_digits(dnis, 0) || !all_digits(ani ? ani : "", 1) || category < 1 || category > 9)
+        return -VB_EINVAL;
+    vb_r2mf_arm(r->cd[i].mf, ani, dnis, (char) ('0' + category));
+    if (openr2_chan_make_call(c, (ani && *ani) ? ani : NULL, dnis, category_of(category)) != 0) {
+        vb_r2mf_disarm(r->cd[i].mf);
+        return -VB_ESTATE;
+    }
+    return 0;
+}
+
+int vb_r2_block(vb_r2_t *r, int i)
+{
+    openr2_chan_t *c = chan_of(r, i);
+
+    if (c == NULL)
+        return -VB_ECHAN;
+    vb_r2mf_disarm(r->cd[i].mf);
+    return openr2_chan_set_blocked(c) ? -VB_ESYS : 0;
+}
+
+int vb_r2_set_idle(vb_r2_t *r, int i)
+{
+    openr2_chan_t *c = chan_of(r, i);
+
+    if (c == NULL)
+        return -VB_ECHAN;
+    vb_r2mf_disarm(r->cd[i].mf);
+    return openr2_chan_set_idle(c) ? -VB_ESYS : 0;
+}
+
+void vb_r2_set_mf_back_timeout(vb_r2_t *r, int ms)
+{
+    if (r && ms > 0)
+        openr2_context_set_mf_back_timeout(r->ctx, ms);
 }

@@ -84,6 +84,7 @@ enum vb_event_type {
     VB_EV_LOG = 15,         /* arg = level (0 error,1 warning,2 info,3 debug); text = message */
     VB_EV_OVERFLOW = 16,    /* arg = number of events lost because the ring was full       */
     VB_EV_ENERGY = 17,      /* reserved */
+    VB_EV_ALARM = 18,       /* E1: arg = alarms now (VB_E1_ALARM_* mask, 0 = cleared)          */
 };
 
 enum vb_play_reason {
@@ -173,6 +174,7 @@ typedef struct {
     int connected_to;       /* channel index this one is connected to (full duplex), -1 */
     int listening_to;       /* channel index this one listens to, -1 */
     int conf;               /* conference id, -1 */
+    int alarm;              /* E1: VB_E1_ALARM_* now */
 } vb_chan_status_t;
 
 typedef struct {
@@ -240,6 +242,22 @@ int vb_ring_stop(vb_board_t *b, int chan);
 int vb_polarity(vb_board_t *b, int chan, int reversed);/* FXS */
 int vb_battery(vb_board_t *b, int chan, int on);       /* FXS: open loop (off) / feed (on) */
 int vb_cas_tx(vb_board_t *b, int chan, int abcd);      /* E1 */
+
+/* E1 span alarms, per timeslot channel (a span is a group of channels on one cable).
+   The receiving end sees: RED = loss of signal (no frames: cable cut or the far end's
+   transmitter off), BLUE = AIS received, YELLOW = RAI received.  An end in red or blue
+   alarm sends RAI by itself, as a framer does. */
+enum {
+    VB_E1_ALARM_RED = 1,
+    VB_E1_ALARM_BLUE = 2,
+    VB_E1_ALARM_YELLOW = 4,
+};
+enum {
+    VB_E1_INJECT_LOS = 1,   /* this end's transmitter sends nothing (the far end goes red) */
+    VB_E1_INJECT_AIS = 2,   /* this end sends AIS (the far end goes blue) */
+    VB_E1_INJECT_RAI = 4,   /* this end sends RAI (the far end goes yellow) */
+};
+int vb_e1_inject(vb_board_t *b, int chan, int flags);  /* 0 clears */
 
 /* ---- links (virtual cables) ---------------------------------------------- */
 /* In process: one socketpair between b1[first1..first1+n) and b2[first2..). */

@@ -47,6 +47,8 @@
 #define VB_BIT_RING         0x0004      /* FXS -> FXO: ring voltage */
 #define VB_BIT_POLARITY     0x0008      /* FXS -> FXO: reversed */
 #define VB_BIT_BATTERY      0x0010      /* FXS -> FXO: loop feed present */
+#define VB_BIT_AIS          0x0020      /* E1: the span carries AIS (all ones): blue alarm at the far end */
+#define VB_BIT_RAI          0x0040      /* E1: remote alarm indication (the sender is in red/blue alarm) */
 #define VB_BIT_CAS_SHIFT    8           /* E1: ABCD in bits 8..11 */
 #define VB_BIT_KIND_SHIFT   12          /* sender's kind in bits 12..13 */
 #define VB_CAS_IDLE         0xB
@@ -281,6 +283,8 @@ struct vb_chan_s {
     vb_link_t *link;
     int link_line;
     int cut;
+    int e1_inject;                          /* E1 fault injection at this end (VB_E1_INJECT_*) */
+    int e1_alarm;                           /* E1 alarms seen at this end (VB_E1_ALARM_*), reported */
     int kind_warned;
     int line_up;                            /* reported */
     uint16_t rx_bits;
@@ -340,7 +344,7 @@ enum {
     VB_CMD_RECORD_STOP, VB_CMD_CONNECT, VB_CMD_LISTEN, VB_CMD_DISCONNECT, VB_CMD_CONF_JOIN,
     VB_CMD_CONF_LEAVE, VB_CMD_CPT, VB_CMD_TONEDET, VB_CMD_RESET, VB_CMD_HOOK, VB_CMD_FLASH,
     VB_CMD_RING, VB_CMD_RING_STOP, VB_CMD_POLARITY, VB_CMD_BATTERY, VB_CMD_CAS, VB_CMD_LINK_ADD,
-    VB_CMD_LINK_CUT,
+    VB_CMD_LINK_CUT, VB_CMD_E1_INJECT,
 };
 
 struct vb_cmd_s {
