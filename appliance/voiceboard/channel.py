@@ -98,6 +98,7 @@ class Channel:
         self.events: deque[BoardEvent] = deque(maxlen=EVENT_HISTORY)
         self.flashes: Queue[int] = Queue()
         self.cas_rx = 0
+        self.e1_alarm = 0                     # E1: VB_E1_ALARM_* mask the engine reports
         self.line_up = False                  # set by the engine's LINE events once the cable is up
         self.tones_on: set[int] = set()       # tones (Tone ids or Hz) detected on the line right now
         self._digits: Queue[str] = Queue()
@@ -451,6 +452,13 @@ class Channel:
         """Cut (or mend) this line's cable at our end (fault injection)."""
         check(lib.vb_link_cut(self._b(), self.index, 1 if cut else 0))
 
+    def inject_e1_fault(self, los: bool = False, ais: bool = False, rai: bool = False) -> None:
+        """E1 fault injection at this end's transmitter: the far end sees red, blue or yellow alarm."""
+        self._require(Kind.E1)
+        flags = ((lib.VB_E1_INJECT_LOS if los else 0) | (lib.VB_E1_INJECT_AIS if ais else 0)
+                 | (lib.VB_E1_INJECT_RAI if rai else 0))
+        check(lib.vb_e1_inject(self._b(), self.index, flags))
+
     def _enable_disconnect_detect(self, on: bool) -> None:
         lib.vb_detect_cptones(self._b(), self.index, 1 if on else 0)
 
@@ -464,7 +472,7 @@ class Channel:
             self._set_state(ChannelState.CLEARING, cause)
         self._fail_waiters(exc)
         owner = self.owner
-        if owner is not None and not owner.dead and owner is not gevent.getcurrent():
+        if (isinstance(owner, gevent.Greenlet) and not owner.dead and owner is not gevent.getcurrent()):
             if not self._owner_waiting_on_channel():
                 owner.kill(exc, block=False)
 
@@ -634,6 +642,10 @@ class Channel:
 
     def on_cas(self, ev: BoardEvent) -> None:
         self.cas_rx = ev.arg
+
+    def on_alarm(self, ev: BoardEvent) -> None:
+        self.e1_alarm = ev.arg
+        self.board.emit("channel.alarm", self, alarm=ev.arg)
 
     def on_log(self, ev: BoardEvent) -> None:
         level = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)[max(0, min(ev.arg, 3))]

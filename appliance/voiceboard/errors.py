@@ -33,3 +33,15 @@ class NoDialTone(CallError):
 
 class ChannelBusy(CallError):
     """The channel is already in a call."""
+
+
+class Congestion(CallError):
+    """The network could not route the call (backward congestion signal)."""
+
+
+class CallFailed(CallError):
+    """An outgoing call failed in set-up: unallocated number, protocol error, no backward signal."""
+
+
+class NoFreeChannel(CallError):
+    """Every channel that could carry the call is busy, blocked or in alarm."""

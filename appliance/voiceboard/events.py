@@ -24,6 +24,7 @@ class EventType(IntEnum):
     LOG = 15
     OVERFLOW = 16
     ENERGY = 17
+    ALARM = 18
 
 
 class Kind(IntEnum):

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 import gevent
-from gevent.event import AsyncResult
+from gevent.event import AsyncResult, Event
 
 from appliance.drivers._binding import check, ffi, lib
 
 from .channel import Channel, ChannelState
-from .errors import Hangup
+from .errors import Busy, CallError, CallFailed, ChannelBusy, Congestion, Hangup, NoAnswer, NoFreeChannel
 from .events import Kind
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACCEPT_WAIT = 5.0        # answer(): wait for openr2 to finish the group B exchange
+SETUP_TIMEOUT = 20.0     # outgoing: seize to group B accept (a missing backward signal ends it)
+ANSWER_WAIT = 60.0       # outgoing: accept to answer before NoAnswer
 EVENT_BATCH = 16
 
 
@@ -60,6 +63,25 @@ class ExchangeState(IntEnum):
     CLEARED_BACK = 6
     CLEARING = 7
     FAILED = 8
+    INCOMING = 9        # backward role: we seized it, MF in progress
+    RINGING = 10        # backward role: B1 sent, the called party is rung
+
+
+class ExchangeAnswer(IntEnum):
+    """What the exchange does with a call we place (group B signal)."""
+
+    ANSWER = 0
+    NO_ANSWER = 1
+    BUSY = 2
+    CONGESTION = 3
+    UNALLOCATED = 4
+
+
+ALARM_NAMES = {1: "LOS/red", 2: "AIS/blue", 4: "RAI/yellow"}
+
+
+def alarm_names(mask: int) -> list[str]:
+    return [name for bit, name in ALARM_NAMES.items() if mask & bit]
 
 
 class R2Channel(Channel):
@@ -73,8 +95,21 @@ class R2Channel(Channel):
         self.category = -1
         self.category_name = ""
         self.in_call = False             # openr2 has a call on this channel (until END)
+        self.outgoing = False
+        self.blocked = False             # blocked by us (maintenance)
+        self.remote_blocked = False      # the exchange sends BLOCKED
+        self.in_alarm = False            # openr2 saw a DAHDI alarm on the channel
         self._accepted: AsyncResult | None = None
+        self._progress = Event()
+        self._out_accepted = self._out_answered = False
+        self._out_error: CallError | None = None
         self._disconnect_sent = False
+
+    @property
+    def available(self) -> bool:
+        """Free for an outgoing call: idle, up, unblocked, no alarm, no call in openr2."""
+        return (self.state is ChannelState.IDLE and self.line_up and not self.in_call and not self.blocked
+                and not self.remote_blocked and not self.in_alarm)
 
     def answer(self) -> None:
         """Answer the offered call (the call was accepted with charge when offered)."""
@@ -90,6 +125,51 @@ class R2Channel(Channel):
         self._drain_digits()
         self._set_state(ChannelState.UP, "answered")
 
+    def place(self, dnis: str, ani: str, category: int, timeout: float) -> None:
+        """Outgoing call on this (reserved) channel: seize, MF, wait for answer; raises on failure."""
+        self._progress = Event()
+        self._out_accepted = self._out_answered = False
+        self._out_error = None
+        self.claim()
+        self.in_call = self.outgoing = True
+        self._disconnect_sent = False
+        self.dnis, self.caller_id = dnis, ani
+        try:
+            check(lib.vb_r2_make_call(self.span.handle, self.slot, ani.encode(), dnis.encode(), category))
+        except Exception:
+            self.in_call = self.outgoing = False
+            self.owner = None
+            self._set_state(ChannelState.IDLE, "seize refused")
+            raise
+        self.span.kick(self.slot)
+        try:
+            self._wait_progress(lambda: self._out_accepted, SETUP_TIMEOUT,
+                                CallFailed(f"{self.prefix} no backward signal (set-up timeout)"))
+            self._wait_progress(lambda: self._out_answered, timeout, NoAnswer(f"{self.prefix} no answer"))
+        except CallError as exc:
+            self.release(str(exc))
+            raise
+        self._set_state(ChannelState.UP, "far end answered")
+
+    def _wait_progress(self, done: Callable[[], bool], timeout: float, on_timeout: CallError) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if self._out_error is not None:
+                raise self._out_error
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise on_timeout
+            self._progress.clear()
+            self._progress.wait(left)
+
+    def _fail_outcome(self, exc: CallError) -> bool:
+        """An outgoing call failed in set-up: hand the error to the dialling greenlet."""
+        if self.outgoing and not self._out_answered and self._out_error is None:
+            self._out_error = exc
+            self._progress.set()
+            return True
+        return False
+
     def release(self, reason: str = "release") -> None:
         if self.in_call and not self._disconnect_sent and self.span.handle is not None:
             self._disconnect_sent = True
@@ -101,55 +181,134 @@ class R2Channel(Channel):
 
     # -------------------------------------------------------------- R2 events
     def on_r2(self, kind: R2Event, ev: Any) -> None:
-        if kind is R2Event.INIT:
-            self.in_call = True
-            self._disconnect_sent = False
-        elif kind is R2Event.OFFERED:
-            self.caller_id = ffi.string(ev.ani).decode()
-            self.dnis = ffi.string(ev.dnis).decode()
-            self.category = ev.arg
-            self.category_name = ffi.string(ev.text).decode()
-            self._accepted = AsyncResult()
-            check(lib.vb_r2_accept(self.span.handle, self.slot, 1))
-            self._set_state(ChannelState.ALERTING, f"R2 call {self.caller_id} -> {self.dnis}")
-            self.board.offer(self)
-        elif kind is R2Event.ACCEPTED:
-            if self._accepted is not None:
-                self._accepted.set(True)
-        elif kind is R2Event.DISCONNECT:
-            if not self._disconnect_sent:       # acknowledge the clear-forward
-                self._disconnect_sent = True
-                lib.vb_r2_disconnect(self.span.handle, self.slot, lib.VB_R2_CAUSE_NORMAL)
-            self._far_hangup(f"clear forward ({ffi.string(ev.text).decode()})")
-        elif kind is R2Event.PROTOCOL_ERROR:
-            log.warning("%s R2 protocol error: %s", self.prefix, ffi.string(ev.text).decode())
-            if self.in_call:
-                self._far_hangup("R2 protocol error")
-        elif kind is R2Event.END:
-            self.in_call = False
-            self._disconnect_sent = False
-            if self._accepted is not None and not self._accepted.ready():
-                self._accepted.set_exception(Hangup("call ended"))
-            if self.owner is None and self.state is not ChannelState.IDLE:
-                super().release("R2 call end")
-        elif kind is R2Event.ALARM and ev.arg:
-            self._far_hangup("E1 alarm")
+        handler = getattr(self, f"on_r2_{kind.name.lower()}", None)
+        if handler is not None:
+            handler(ev)
+
+    def on_r2_init(self, ev: Any) -> None:
+        self.in_call = True
+        self._disconnect_sent = False
+
+    def on_r2_offered(self, ev: Any) -> None:
+        self.caller_id = ffi.string(ev.ani).decode()
+        self.dnis = ffi.string(ev.dnis).decode()
+        self.category = ev.arg
+        self.category_name = ffi.string(ev.text).decode()
+        self._accepted = AsyncResult()
+        check(lib.vb_r2_accept(self.span.handle, self.slot, 1))
+        self._set_state(ChannelState.ALERTING, f"R2 call {self.caller_id} -> {self.dnis}")
+        self.board.offer(self)
+
+    def on_r2_accepted(self, ev: Any) -> None:
+        if self._accepted is not None:
+            self._accepted.set(True)
+        if self.outgoing:
+            self._out_accepted = True
+            self._progress.set()
+
+    def on_r2_answered(self, ev: Any) -> None:
+        if self.outgoing:
+            self._out_accepted = self._out_answered = True
+            self._progress.set()
+
+    def on_r2_disconnect(self, ev: Any) -> None:
+        text = ffi.string(ev.text).decode()
+        if not self._disconnect_sent:       # acknowledge the clear-forward / clear-back / group B
+            self._disconnect_sent = True
+            lib.vb_r2_disconnect(self.span.handle, self.slot, lib.VB_R2_CAUSE_NORMAL)
+        cause = R2Cause(ev.arg)
+        exc: CallError = {R2Cause.BUSY: Busy, R2Cause.CONGESTION: Congestion}.get(cause, CallFailed)(
+            f"{self.prefix} {text}")
+        if not self._fail_outcome(exc):
+            self._far_hangup(f"clear {'back' if self.outgoing else 'forward'} ({text})")
+
+    def on_r2_protocol_error(self, ev: Any) -> None:
+        text = ffi.string(ev.text).decode()
+        log.warning("%s R2 protocol error: %s", self.prefix, text)
+        was = self.in_call
+        failed = self._fail_outcome(CallFailed(f"{self.prefix} R2 protocol error: {text}"))
+        self.in_call = self.outgoing = False       # openr2 has set the channel idle (no call end)
+        self._disconnect_sent = False
+        if not failed and was:
+            self._far_hangup("R2 protocol error")
+        elif not failed and self.state is ChannelState.ALERTING:
+            super().release("R2 protocol error")
+
+    def on_r2_end(self, ev: Any) -> None:
+        self.in_call = self.outgoing = False
+        self._disconnect_sent = False
+        if self._accepted is not None and not self._accepted.ready():
+            self._accepted.set_exception(Hangup("call ended"))
+        self._fail_outcome(CallFailed(f"{self.prefix} call ended in set-up"))
+        if self.owner is None and self.state not in (ChannelState.IDLE, ChannelState.DOWN):
+            super().release("R2 call end")
+
+    def on_r2_blocked(self, ev: Any) -> None:
+        self.remote_blocked = True
+        log.info("%s the exchange blocked the channel", self.prefix)
+
+    def on_r2_idle(self, ev: Any) -> None:
+        if self.remote_blocked:
+            log.info("%s the exchange unblocked the channel", self.prefix)
+        self.remote_blocked = False
+
+    def on_r2_alarm(self, ev: Any) -> None:
+        if ev.arg:
+            self.on_span_alarm()
+        else:
+            self.on_span_recovered()
+
+    def on_span_alarm(self) -> None:
+        """The span is in alarm: drop the call, block the channel until it clears."""
+        was = self.in_call
+        self.in_alarm = True
+        self.in_call = self.outgoing = False
+        self._disconnect_sent = False
+        lib.vb_r2_block(self.span.handle, self.slot)     # resets openr2's call state too
+        if was:
+            log.warning("%s call released by E1 alarm (%s -> %s)", self.prefix, self.caller_id or "-",
+                        self.dnis or "-")
+            if not self._fail_outcome(CallFailed(f"{self.prefix} E1 alarm")):
+                self._far_hangup("E1 alarm")
+        self.span.on_channel_alarm(self, True)
+
+    def on_span_recovered(self) -> None:
+        self.in_alarm = False
+        if self.blocked:
+            lib.vb_r2_block(self.span.handle, self.slot)
+        else:
+            lib.vb_r2_set_idle(self.span.handle, self.slot)
+        self.span.on_channel_alarm(self, False)
+
+
+class R2Cause(IntEnum):
+    NORMAL = 0
+    BUSY = 1
+    CONGESTION = 2
+    UNALLOCATED = 3
+    OUT_OF_ORDER = 4
+    NO_ANSWER = 5
+    OTHER = 6
 
 
 class R2Span:
     """The R2 signalling of some E1 channels of a board (one openr2 context)."""
 
-    def __init__(self, board: Board, channels: Iterable[int], dnis_len: int,
-                 max_ani: int = 20, max_dnis: int = 10) -> None:
+    def __init__(self, board: Board, channels: Iterable[int], dnis_len: int, name: str = "e1",
+                 max_ani: int = 20, max_dnis: int = 10, mf_back_timeout_ms: int = 0) -> None:
         self.board = board
+        self.name = name
         self.indexes = list(channels)
         if len(self.indexes) > lib.VB_R2_MAX_CHANS:
             raise ValueError(f"an R2 span has at most {lib.VB_R2_MAX_CHANS} channels")
         self.dnis_len = dnis_len
         self.max_ani = max_ani
         self.max_dnis = max_dnis
+        self.mf_back_timeout_ms = mf_back_timeout_ms
         self.handle: Any = None
         self.channels: list[R2Channel] = []
+        self.alarmed: set[int] = set()
+        self.alarm_since: float | None = None
         self._fds: list[int] = []
         self._watchers: list[Any] = []
         self._greenlets: list[gevent.Greenlet] = []
@@ -161,6 +320,8 @@ class R2Span:
         self.handle = lib.vb_r2_new(self.max_ani, self.max_dnis, self.dnis_len)
         if self.handle == ffi.NULL:
             raise RuntimeError("openr2_context_new failed")
+        if self.mf_back_timeout_ms:
+            lib.vb_r2_set_mf_back_timeout(self.handle, self.mf_back_timeout_ms)
         hub = gevent.get_hub()
         for idx in self.indexes:
             old = self.board.channels[idx]
@@ -171,12 +332,15 @@ class R2Span:
             slot = check(lib.vb_r2_add_chan(self.handle, fd))
             ch = R2Channel(self.board, idx, self, slot)
             ch.line_up = old.line_up
+            ch.e1_alarm = old.e1_alarm
             self.board.channels[idx] = ch
             self.channels.append(ch)
             self._watchers.append(hub.loop.io(fd, 1))
         self._drain()
         for slot in range(len(self.channels)):
             self._greenlets.append(self.board.spawn(self._run, slot))
+        log.info("E1 span %s: %d channels, MFC-R2 China, DNIS %d digits", self.name, len(self.channels),
+                 self.dnis_len)
 
     def stop(self) -> None:
         gevent.killall(self._greenlets, block=True)
@@ -191,6 +355,78 @@ class R2Span:
             lib.vb_dahdi_close(fd)
         self._fds.clear()
 
+    # ------------------------------------------------------------ outgoing
+    def dial(self, dnis: str, ani: str = "", category: int = 1, timeout: float = ANSWER_WAIT) -> R2Channel:
+        """Place an outgoing call on a free channel; returns it answered (state UP).
+
+        Raises Busy, Congestion, NoAnswer, CallFailed, or NoFreeChannel; the channel is idle
+        again whenever an exception is raised.
+        """
+        if not dnis.isdigit() or len(dnis) >= lib.VB_R2_NUM_MAX or (ani and not ani.isdigit()):
+            raise ValueError(f"span {self.name}: invalid number dnis={dnis!r} ani={ani!r}")
+        if not 1 <= category <= 9:
+            raise ValueError(f"span {self.name}: invalid category {category}")
+        ch = self._reserve()
+        ch.place(dnis, ani, category, timeout)
+        return ch
+
+    def _reserve(self) -> R2Channel:
+        # Highest channel first (the exchange hunts from the lowest): less glare.  No yield
+        # between the test and the state change, so a channel is never seized twice.
+        for ch in reversed(self.channels):
+            if ch.available:
+                ch._set_state(ChannelState.DIALING, "reserved for an outgoing call")
+                return ch
+        raise NoFreeChannel(f"span {self.name}: no free channel")
+
+    # ------------------------------------------------------------ maintenance
+    def block(self, ch: R2Channel) -> None:
+        """Block a channel for maintenance (the exchange sees BLOCKED and will not seize it)."""
+        if ch.in_call or ch.busy:
+            raise ChannelBusy(f"{ch.prefix} is in a call")
+        ch.blocked = True
+        check(lib.vb_r2_block(self.handle, ch.slot))
+        self.kick(ch.slot)
+        log.info("%s blocked", ch.prefix)
+
+    def unblock(self, ch: R2Channel) -> None:
+        ch.blocked = False
+        if not ch.in_alarm:
+            check(lib.vb_r2_set_idle(self.handle, ch.slot))
+            self.kick(ch.slot)
+        log.info("%s unblocked", ch.prefix)
+
+    def on_channel_alarm(self, ch: R2Channel, on: bool) -> None:
+        was = bool(self.alarmed)
+        (self.alarmed.add if on else self.alarmed.discard)(ch.index)
+        if self.alarmed and not was:
+            self.alarm_since = time.monotonic()
+            names = alarm_names(max((c.e1_alarm for c in self.channels), default=0)) or ["alarm"]
+            log.warning("E1 span %s in alarm (%s): channels blocked, calls released", self.name,
+                        ", ".join(names))
+            self.board.emit("span.alarm", ch, span=self.name, alarms=names)
+        elif was and not self.alarmed:
+            took = time.monotonic() - (self.alarm_since or time.monotonic())
+            log.info("E1 span %s recovered after %.1f s", self.name, took)
+            self.alarm_since = None
+            self.board.emit("span.recovered", ch, span=self.name)
+
+    def status(self) -> dict[str, Any]:
+        mask = 0
+        for c in self.channels:
+            mask |= c.e1_alarm
+        return {
+            "span": self.name,
+            "channels": len(self.channels),
+            "alarms": alarm_names(mask) if (mask or self.alarmed) else [],
+            "in_alarm": bool(self.alarmed),
+            "in_call": sum(1 for c in self.channels if c.in_call),
+            "blocked": sum(1 for c in self.channels if c.blocked),
+            "remote_blocked": sum(1 for c in self.channels if c.remote_blocked),
+            "idle": sum(1 for c in self.channels if c.available),
+        }
+
+    # ------------------------------------------------------------ driving openr2
     def kick(self, slot: int) -> None:
         """Run openr2 on ``slot`` now (after a command), without waiting for the fd."""
         lib.vb_r2_process(self.handle, slot)
@@ -239,7 +475,28 @@ class ScriptedExchange:
         check(lib.vb_r2x_call(self.handle, ani.encode(), dnis.encode(), category))
 
     def clear(self) -> None:
+        """Clear forward (it called us) or clear back (we called it)."""
         check(lib.vb_r2x_clear(self.handle))
+
+    def configure(self, dnis_len: int = 8, ani_after: int = 0, answer: ExchangeAnswer = ExchangeAnswer.ANSWER,
+                  answer_ms: int = 1000, no_seize_ack: bool = False, mf_silent_after: int = 0) -> None:
+        """How it treats calls from us (DNIS length, when it asks for ANI, group B answer) and faults."""
+        cfg = ffi.new("vb_r2x_config_t *", {
+            "dnis_len": dnis_len, "ani_after": ani_after, "answer": int(answer), "answer_ms": answer_ms,
+            "no_seize_ack": int(no_seize_ack), "mf_silent_after": mf_silent_after})
+        check(lib.vb_r2x_configure(self.handle, cfg))
+
+    def garbage(self, ms: int) -> None:
+        """Send random CAS bits for ``ms`` (fault injection), then resume."""
+        check(lib.vb_r2x_garbage(self.handle, ms))
+
+    def received(self) -> tuple[str, str, int]:
+        """(ANI, DNIS, category) of the last call we placed to it."""
+        ani = ffi.new("char[]", lib.VB_R2_NUM_MAX)
+        dnis = ffi.new("char[]", lib.VB_R2_NUM_MAX)
+        cat = ffi.new("int *")
+        check(lib.vb_r2x_received(self.handle, ani, dnis, cat))
+        return ffi.string(ani).decode(), ffi.string(dnis).decode(), int(cat[0])
 
     @property
     def state(self) -> ExchangeState:

@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import gevent
 import pytest
 from gevent.event import AsyncResult
 
-from appliance.voiceboard.channel import Channel, ChannelState, Play
-from appliance.voiceboard.r2 import ExchangeState, R2Channel, R2Span, ScriptedExchange
-from appliance.voiceboard.sim import SimulatedSite
+from appliance.voiceboard.channel import Channel, Play
+from appliance.voiceboard.r2 import ExchangeState, R2Channel
 
-DNIS_LEN = 8
-
-
-class R2Site:
-    def __init__(self, n: int) -> None:
-        self.site = SimulatedSite(f"e1:{n}", name="r2")
-        self.site.start()
-        self.span = R2Span(self.site.board, range(n), dnis_len=DNIS_LEN)
-        self.span.start()
-        self.exchanges = [ScriptedExchange(self.site.far, i) for i in range(n)]
-
-    def stop(self) -> None:
-        for x in self.exchanges:
-            x.close()
-        self.span.stop()
-        self.site.stop()
-
-
-@pytest.fixture
-def r2site(request: pytest.FixtureRequest) -> Iterator[R2Site]:
-    s = R2Site(getattr(request, "param", 1))
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    with gevent.Timeout(timeout, AssertionError(f"timed out: {what}")):
-        while not cond():
-            gevent.sleep(0.02)
+from .conftest import R2Site
 
 
 def _answering_handler(offered: dict[int, AsyncResult]) -> Callable[[Channel], None]:
@@ -72,13 +41,7 @@ def _one_call(s: R2Site, i: int, offered: dict[int, AsyncResult]) -> None:
     assert far.wait_tone(1000, 8), "the caller hears us"
     x.clear()
     assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
-    _wait_idle(s, i)
-
-
-def _wait_idle(s: R2Site, i: int) -> None:
-    ch = s.site.board.channels[i]
-    assert isinstance(ch, R2Channel)
-    wait_for(lambda: ch.state is ChannelState.IDLE and not ch.in_call, 5, "our channel back to idle")
+    s.wait_idle(i)
 
 
 def test_inbound_call_delivers_ani_dnis_audio_and_clear_forward(r2site: R2Site) -> None:
@@ -114,7 +77,7 @@ def test_we_hang_up_first_clear_back_then_clear_forward(r2site: R2Site) -> None:
     assert ch.caller_id == "" and ch.in_call, "released locally; the R2 call waits for clear-forward"
     x.clear()
     assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
-    _wait_idle(r2site, 0)
+    r2site.wait_idle(0)
 
 
 def test_dahdi_install_is_idempotent_and_leaves_other_fds_alone(tmp_path: Path) -> None:
