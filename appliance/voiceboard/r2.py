@@ -180,6 +180,13 @@ class R2Channel(Channel):
         super().release(reason)
 
     # -------------------------------------------------------------- R2 events
+    def _call_gone(self, cause: str) -> None:
+        """openr2 dropped the call: the owner gets Hangup; with no owner the channel goes idle."""
+        if self.owner is not None:
+            self._far_hangup(cause)
+        elif self.state not in (ChannelState.IDLE, ChannelState.DOWN):
+            super().release(cause)
+
     def on_r2(self, kind: R2Event, ev: Any) -> None:
         handler = getattr(self, f"on_r2_{kind.name.lower()}", None)
         if handler is not None:
@@ -230,9 +237,7 @@ class R2Channel(Channel):
         self.in_call = self.outgoing = False       # openr2 has set the channel idle (no call end)
         self._disconnect_sent = False
         if not failed and was:
-            self._far_hangup("R2 protocol error")
-        elif not failed and self.state is ChannelState.ALERTING:
-            super().release("R2 protocol error")
+            self._call_gone("R2 protocol error")
 
     def on_r2_end(self, ev: Any) -> None:
         self.in_call = self.outgoing = False
@@ -269,7 +274,7 @@ class R2Channel(Channel):
             log.warning("%s call released by E1 alarm (%s -> %s)", self.prefix, self.caller_id or "-",
                         self.dnis or "-")
             if not self._fail_outcome(CallFailed(f"{self.prefix} E1 alarm")):
-                self._far_hangup("E1 alarm")
+                self._call_gone("E1 alarm")
         self.span.on_channel_alarm(self, True)
 
     def on_span_recovered(self) -> None:
