@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import gevent
 import pytest
 
-from appliance.voiceboard.channel import ChannelState
+from appliance.voiceboard.channel import Channel, ChannelState
 from appliance.voiceboard.r2 import R2Channel, R2Span, ScriptedExchange
 from appliance.voiceboard.sim import SimulatedSite
 
@@ -53,3 +53,17 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
     with gevent.Timeout(timeout, AssertionError(f"timed out: {what}")):
         while not cond():
             gevent.sleep(0.02)
+
+
+def answer_and_hold(on_answer: Callable[[R2Channel], object] | None = None,
+                    hold: float = 30.0) -> Callable[[Channel], None]:
+    """A call handler: answer, report the channel to ``on_answer``, stay on until the far end clears."""
+
+    def handle(ch: Channel) -> None:
+        assert isinstance(ch, R2Channel)
+        ch.answer()
+        if on_answer is not None:
+            on_answer(ch)
+        ch.wait_hangup(hold)
+
+    return handle

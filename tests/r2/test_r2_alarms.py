@@ -13,7 +13,7 @@ from appliance.voiceboard.channel import Channel
 from appliance.voiceboard.errors import Hangup, NoFreeChannel
 from appliance.voiceboard.r2 import ExchangeState
 
-from .conftest import R2Site, wait_for
+from .conftest import R2Site, answer_and_hold, wait_for
 
 ALARM_BUDGET = 3.0     # seconds from the fault to the event reaching the upper layers
 
@@ -78,7 +78,7 @@ def test_los_during_thirty_calls_releases_all_blocks_the_span_and_recovers(r2sit
     for x in r2site.exchanges:
         assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
     again = {0: AsyncResult()}
-    r2site.site.board.call_handler = lambda ch: (ch.answer(), again[0].set(ch.caller_id), ch.wait_hangup(10))
+    r2site.site.board.call_handler = answer_and_hold(lambda ch: again[0].set(ch.caller_id))
     r2site.exchanges[0].call("13912345678", "95566001")
     assert again[0].get(timeout=15) == "13912345678", "a call goes through after recovery"
     r2site.exchanges[0].clear()
@@ -113,7 +113,7 @@ def test_cut_cable_is_a_red_alarm(r2site: R2Site) -> None:
 
 def test_blocked_channel_is_not_seized_by_the_exchange_until_unblocked(r2site: R2Site) -> None:
     got: AsyncResult = AsyncResult()
-    r2site.site.board.call_handler = lambda ch: (ch.answer(), got.set(ch.dnis), ch.wait_hangup(10))
+    r2site.site.board.call_handler = answer_and_hold(lambda ch: got.set(ch.dnis))
     r2site.span.block(r2site.ch(0))
     wait_for(lambda: r2site.site.far.channels[0].cas_rx == 0xF, 2, "the exchange sees BLOCKED")
     x = r2site.exchanges[0]

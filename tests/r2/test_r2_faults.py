@@ -11,7 +11,7 @@ from gevent.event import AsyncResult
 from appliance.voiceboard.channel import Channel
 from appliance.voiceboard.r2 import ExchangeState
 
-from .conftest import R2Site
+from .conftest import R2Site, answer_and_hold
 
 MF_BACK_TIMEOUT_MS = 1500
 
@@ -25,18 +25,9 @@ def site() -> Iterator[R2Site]:
         s.stop()
 
 
-def _answer_and_hold(got: dict[int, AsyncResult]) -> object:
-    def handle(ch: Channel) -> None:
-        ch.answer()
-        got.setdefault(ch.index, AsyncResult()).set((ch.caller_id, ch.dnis))
-        ch.wait_hangup(30)
-
-    return handle
-
-
 def _good_call(s: R2Site, i: int) -> None:
     got: dict[int, AsyncResult] = {i: AsyncResult()}
-    s.site.board.call_handler = _answer_and_hold(got)   # type: ignore[assignment]
+    s.site.board.call_handler = answer_and_hold(lambda ch: got[ch.index].set((ch.caller_id, ch.dnis)))
     x = s.exchanges[i]
     x.configure(mf_silent_after=0)
     x.call("13511112222", "95566009")
@@ -48,7 +39,7 @@ def _good_call(s: R2Site, i: int) -> None:
 
 def test_caller_stops_sending_digits_mid_dnis(site: R2Site) -> None:
     offered: list[str] = []
-    site.site.board.call_handler = lambda ch: offered.append(ch.dnis)
+    site.site.board.call_handler = lambda ch: offered.append(ch.caller_id)
     x = site.exchanges[0]
     x.configure(mf_silent_after=3)                 # three digits, then the forward side goes quiet
     x.call("13800138000", "95566001")
@@ -62,7 +53,7 @@ def test_caller_stops_sending_digits_mid_dnis(site: R2Site) -> None:
 
 def test_garbage_cas_on_an_idle_channel(site: R2Site) -> None:
     offered: list[str] = []
-    site.site.board.call_handler = lambda ch: offered.append(ch.dnis)
+    site.site.board.call_handler = lambda ch: offered.append(ch.caller_id)
     site.exchanges[0].garbage(2000)
     gevent.sleep(3.0)
     assert not offered

@@ -10,7 +10,7 @@ from appliance.voiceboard.channel import ChannelState, Play
 from appliance.voiceboard.errors import Busy, CallFailed, Congestion, Hangup, NoAnswer, NoFreeChannel
 from appliance.voiceboard.r2 import ExchangeAnswer, ExchangeState
 
-from .conftest import R2Site, wait_for
+from .conftest import R2Site, answer_and_hold, wait_for
 
 
 def _exchange_idle(s: R2Site, i: int) -> None:
@@ -85,7 +85,7 @@ def test_a_busy_channel_is_never_seized_twice(r2site: R2Site) -> None:
     for x in r2site.exchanges:
         x.configure(answer=ExchangeAnswer.ANSWER, answer_ms=300)
     # the exchange calls us on channel 0 and we keep that call up
-    r2site.site.board.call_handler = lambda c: (c.answer(), c.wait_hangup(30))
+    r2site.site.board.call_handler = answer_and_hold()
     r2site.exchanges[0].call("13900000000", "95566000")
     assert r2site.exchanges[0].wait_state(ExchangeState.ANSWERED, timeout=15) is ExchangeState.ANSWERED
     calls = [gevent.spawn(r2site.span.dial, f"9556601{i}") for i in range(4)]
