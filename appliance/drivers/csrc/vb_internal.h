@@ -14,6 +14,7 @@
  *   recorder.c  recordings: per-recording buffers, the writer thread
  *   wav.c       WAV parsing/writing and the vb_util_* functions
  *   sim_link.c  virtual cables between boards (SOCK_SEQPACKET)
+ *   dahdi.c     channels bound to DAHDI card channels (dahdi.h; dahdifake.c for tests)
  */
 #ifndef REXIAN_VB_INTERNAL_H
 #define REXIAN_VB_INTERNAL_H
@@ -281,6 +282,7 @@ struct vb_chan_s {
     vb_link_t *link;
     int link_line;
     int cut;
+    int card;                               /* bound to a DAHDI card channel (dahdi.c) */
     int kind_warned;
     int line_up;                            /* reported */
     uint16_t rx_bits;
