@@ -284,3 +284,32 @@ def test_a_channel_bound_while_in_alarm_starts_down(rig: Rig) -> None:
     b.start()
     rig.run(0.2)
     assert b.status(0).line_up == 0 and not b.find(lib.VB_EV_LINE, 0, arg=1)
+
+
+# ------------------------------------------------------------------ the Python layer
+def test_dahdi_site_binds_the_spec_and_offers_a_call_from_a_station(rig: Rig) -> None:
+    import gevent
+
+    from appliance.voiceboard.dahdi import DahdiError, DahdiSite, parse_channels
+
+    assert parse_channels("1-2,9", 3) == [1, 2, 9]
+    with pytest.raises(ValueError, match="one per port"):
+        parse_channels("1-4", 3)
+    check(lib.vb_dahdi_fake_add(3, FXSKS))
+    check(lib.vb_dahdi_fake_add(4, FXOKS))
+    with pytest.raises(DahdiError, match=r"port 0 \(DAHDI channel 4\).*FXOKS") as ei:
+        DahdiSite("fxo:1,fxs:1", "4,3")
+    assert ei.value.code == lib.VB_EKIND
+    assert not fake(3).open and not fake(4).open      # the half-bound board was freed
+    offered = gevent.event.AsyncResult()
+    site = DahdiSite("fxo:1,fxs:1", "3-4")
+    site.board.call_handler = offered.set
+    with site:
+        with gevent.Timeout(2):
+            while not all(c.line_up for c in site.board.channels):
+                gevent.sleep(0.02)
+        check(lib.vb_dahdi_fake_event(4, lib.DAHDI_EVENT_RINGOFFHOOK))
+        station = offered.get(timeout=2)
+        assert station.index == 1       # the station's phone went off-hook: a call from it
+        assert site.stats(1)["events"] == 1 and site.alarmed_ports() == []
+    assert not fake(3).open and not fake(4).open
