@@ -29,11 +29,14 @@ from appliance.crm.db import close_db, init_db
 from appliance.crm.maintenance import Maintenance
 from appliance.maintenance import ApplianceStatus
 from appliance.voiceboard.board import Board, parse_spec
+from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, parse_channels, port_count
 from appliance.voiceboard.prompts import PromptSet
 
 log = logging.getLogger(__name__)
 
 FAR_CONNECT_TIMEOUT = 10.0      # seconds for the simulated far side to attach
+CARD_LINES_WAIT = 2.0           # seconds for a real card's lines to report up after binding
+BACKENDS = ("sim", "dahdi")
 FAR_STOP_TIMEOUT = 3.0
 EXIT_RESTART = 75               # exit status asking systemd (Restart=on-failure) to start us again
 
@@ -47,6 +50,8 @@ class Config:
     backend: str = "sim"
     spec: str = "fxo:4,fxs:8"
     far: str = "process"
+    channels: tuple[int, ...] = ()          # dahdi: the DAHDI channel of every port, in port order
+    device: str = DEFAULT_DEVICE            # dahdi: the channel device
     socket: Path = Path("var/run/board.sock")
     data_dir: Path = Path("var")
     prompts_dir: Path = Path("build/prompts/demo")
@@ -67,16 +72,27 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     board = raw.get("board", {})
     backend = str(board.get("backend", "sim"))
-    if backend not in ("sim",):
-        raise ConfigError(f"board.backend {backend!r}: only 'sim' is available in this build")
+    if backend not in BACKENDS:
+        raise ConfigError(f"board.backend {backend!r}: expected one of {', '.join(BACKENDS)} in this build")
     spec = str(board.get("spec", "fxo:4,fxs:8"))
     try:
         parse_spec(spec)
     except ValueError as exc:
         raise ConfigError(f"board.spec: {exc}") from None
-    far = str(board.get("far", "process"))
+    channels: tuple[int, ...] = ()
+    if backend == "dahdi":
+        raw_chans = board.get("channels")
+        try:
+            channels = tuple(parse_channels(None if raw_chans is None else
+                                            raw_chans if isinstance(raw_chans, list) else str(raw_chans),
+                                            port_count(spec)))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"board.channels: {exc}") from None
+    far = str(board.get("far", "process" if backend == "sim" else "none"))
     if far not in ("process", "inproc", "none"):
         raise ConfigError(f"board.far {far!r}: expected process, inproc or none")
+    if backend == "dahdi" and far != "none":
+        raise ConfigError(f"board.far {far!r}: a real card has no simulated far side (use far = \"none\")")
     try:
         callers = float(raw.get("demo", {}).get("callers", 0.0))
     except (TypeError, ValueError):
@@ -87,7 +103,8 @@ def load_config(path: Path) -> Config:
     device = console.get("device")
     usb = console.get("usb_dir")
     return Config(
-        backend=backend, spec=spec, far=far,
+        backend=backend, spec=spec, far=far, channels=channels,
+        device=str(board.get("device", DEFAULT_DEVICE)),
         console_device=Path(str(device)) if device else None,
         network_dir=Path(str(console.get("network_dir", "var/network"))),
         usb_dir=Path(str(usb)) if usb else None,
@@ -112,10 +129,17 @@ class Notifier:
         self._n.notify(msg)
 
 
+def make_board(cfg: Config) -> Board:
+    """The board of the config: simulated, or bound to a real card's DAHDI channels."""
+    if cfg.backend == "dahdi":
+        return DahdiSite(cfg.spec, cfg.channels, "rexian", cfg.device).board
+    return Board("rexian", cfg.spec)
+
+
 class Service:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.board = Board("rexian", cfg.spec)
+        self.board = make_board(cfg)
         self.notifier = Notifier()
         self.stopping = gevent.event.Event()
         self.far: subprocess.Popen[bytes] | None = None
@@ -174,6 +198,12 @@ class Service:
         self.far = subprocess.Popen(cmd)
 
     def _wait_lines_up(self) -> None:
+        if self.cfg.backend == "dahdi":
+            gevent.sleep(CARD_LINES_WAIT)   # events from the card (alarms) arrive with the first ticks
+            down = [c.index for c in self.board.channels if not c.status()["line_up"]]
+            if down:
+                log.warning("card lines down (alarm or no battery): ports %s", down)
+            return
         if self.cfg.far == "none":
             return
         with gevent.Timeout(FAR_CONNECT_TIMEOUT, False):
@@ -228,8 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"rexian: {exc}", file=sys.stderr)
         return 2
-    svc = Service(cfg)
-    print(f"Rexian: simulated board {cfg.spec}; far side: {cfg.far}; data in {cfg.data_dir}/", flush=True)
+    try:
+        svc = Service(cfg)
+    except DahdiError as exc:
+        print(f"rexian: the DAHDI card did not open: {exc}", file=sys.stderr)
+        return 1
+    if cfg.backend == "dahdi":
+        print(f"Rexian: DAHDI card {cfg.spec} on channels {','.join(map(str, cfg.channels))}; "
+              f"data in {cfg.data_dir}/", flush=True)
+    else:
+        print(f"Rexian: simulated board {cfg.spec}; far side: {cfg.far}; data in {cfg.data_dir}/", flush=True)
     print("Rexian: web UI not built yet (issue 6); watch the calls below. Ctrl-C stops.", flush=True)
     svc.run_forever()
     return svc.exit_code

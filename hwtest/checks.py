@@ -30,11 +30,12 @@ from gevent.event import AsyncResult
 
 from appliance.voiceboard.board import Board
 from appliance.voiceboard.channel import Channel, ChannelState, Play
+from appliance.voiceboard.dahdi import DahdiError, DahdiSite, card_stats, signame
 from appliance.voiceboard.errors import Hangup
 from appliance.voiceboard.events import CidFormat, Kind, RecordReason
 
 from .audio import scan_tones
-from .plan import Loop, LoopKind, Plan
+from .plan import DAHDI_BACKEND, Loop, LoopKind, Plan
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +172,35 @@ def _describe_groups(board: Board) -> str:
                      f"{g.kind.name} {g.first}" for g in board.groups)
 
 
+def _on_card(plan: Plan) -> bool:
+    return not plan.sim and plan.config.backend == DAHDI_BACKEND
+
+
+def _open_card(plan: Plan) -> Board:
+    """The real card: every port opened on its DAHDI channel, its signalling checked (DahdiError)."""
+    cfg = plan.config
+    return DahdiSite(cfg.spec, cfg.channels or None, BOARD_NAME, cfg.device).board
+
+
+def _card_text(board: Board) -> Text:
+    chans = [card_stats(board, ch.index) for ch in board.channels]
+    sigs = sorted({signame(c["sigtype"]) for c in chans})
+    first, last = chans[0]["channo"], chans[-1]["channo"]
+    return Text(f"；DAHDI 通道 {first}-{last}，信令 {'/'.join(sigs)} 与端口类型相符",
+                f"; DAHDI channels {first}-{last}, signalling {'/'.join(sigs)} fits every port")
+
+
 def open_board(plan: Plan) -> tuple[Board | None, Result]:
-    """Open the configured backend's board (the simulated one in this build) and check its ports."""
+    """Open the configured backend's board and check its ports (on a card: device, sigtype, law)."""
     check = Text("板卡检测", "board detected")
     backend = "sim" if plan.sim else plan.config.backend
     try:
-        board = Board(BOARD_NAME, plan.config.spec)
+        board = _open_card(plan) if _on_card(plan) else Board(BOARD_NAME, plan.config.spec)
+    except DahdiError as exc:
+        return None, Result(check, Status.FAIL, Text(
+            f"端口 {exc.port}（DAHDI 通道 {exc.channo}）无法打开：{exc.reason}；请检查 dahdi_cfg 与 "
+            f"/etc/dahdi/system.conf", f"port {exc.port} (DAHDI channel {exc.channo}) did not open: "
+            f"{exc.reason}; check dahdi_cfg and /etc/dahdi/system.conf"))
     except Exception as exc:
         return None, Result(check, Status.FAIL, Text(f"{backend} 后端无法打开：{exc}",
                                                      f"the {backend} backend did not open: {exc}"))
@@ -202,9 +226,10 @@ def open_board(plan: Plan) -> tuple[Board | None, Result]:
         return None, Result(check, Status.FAIL, Text(f"与配置 {plan.config.spec} 不符：{zh}",
                                                      f"does not match the spec {plan.config.spec}: {en}"))
     groups = _describe_groups(board)
+    card = _card_text(board) if _on_card(plan) else Text("", "")
     return board, Result(check, Status.PASS, Text(
-        f"{backend} 后端已打开：{len(found)} 个通道（{groups}），与配置相符",
-        f"{backend} backend open: {len(found)} channels ({groups}), as the spec says"))
+        f"{backend} 后端已打开：{len(found)} 个通道（{groups}），与配置相符{card.zh}",
+        f"{backend} backend open: {len(found)} channels ({groups}), as the spec says{card.en}"))
 
 
 def _reads_down(ch: Channel) -> bool:
@@ -276,16 +301,23 @@ def alarm_result(board: Board, plan: Plan) -> Result:
     check = Text("告警读取", "alarms readable")
     try:
         down = [ch.index for ch in board.channels if not ch.status()["line_up"]]
+        alarmed = [ch.index for ch in board.channels if card_stats(board, ch.index)["alarm"]] \
+            if _on_card(plan) else []
     except Exception as exc:
         return Result(check, Status.FAIL, Text(f"无法读取告警：{exc}", f"cannot read the alarms: {exc}"))
+    card = Text("", "")
+    if _on_card(plan):
+        card = Text(f"；DAHDI 告警端口 {'、'.join(map(str, alarmed))}" if alarmed else "；DAHDI 无告警",
+                    f"; DAHDI alarm on ports {', '.join(map(str, alarmed))}" if alarmed
+                    else "; no DAHDI alarm")
     if not down:
-        return Result(check, Status.PASS, Text("告警可读：没有线路断开的端口",
-                                               "alarms read: no port has its line down"))
+        return Result(check, Status.PASS, Text(f"告警可读：没有线路断开的端口{card.zh}",
+                                               f"alarms read: no port has its line down{card.en}"))
     looped = set(_looped_ports(plan))
     zh = "、".join(f"{p}" + ("(环路)" if p in looped else "") for p in down)
     en = ", ".join(f"{p}" + (" (looped)" if p in looped else "") for p in down)
-    return Result(check, Status.PASS, Text(f"告警可读：线路断开的端口 {zh}",
-                                           f"alarms read: line down on ports {en}"))
+    return Result(check, Status.PASS, Text(f"告警可读：线路断开的端口 {zh}{card.zh}",
+                                           f"alarms read: line down on ports {en}{card.en}"))
 
 
 def stats_result(board: Board) -> Result:

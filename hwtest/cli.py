@@ -76,6 +76,8 @@ def _check_report_path(path: Path) -> str | None:
 def _backend_label(plan: Plan) -> str:
     if plan.config.backend == "sim":
         return "sim"
+    if not plan.sim:
+        return plan.config.backend
     return f"sim (--sim; 配置 / config: {plan.config.backend})"
 
 

@@ -20,8 +20,10 @@ from appliance.voiceboard.events import Kind
 DEFAULT_CONFIG = Path("/etc/rexian/rexian.toml")
 DEFAULT_SPEC = "fxo:4,fxs:8"      # the service's default when the config names no spec
 SIM_BACKEND = "sim"
+DAHDI_BACKEND = "dahdi"
+BUILT_BACKENDS = (SIM_BACKEND, DAHDI_BACKEND)
 # Backends of the design that are not in this build yet, and the issue that brings them.
-MISSING_BACKENDS: dict[str, str] = {"dahdi": "issue 3", "alsa": "not scheduled"}
+MISSING_BACKENDS: dict[str, str] = {"alsa": "not scheduled"}
 
 _LOOP_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
@@ -53,6 +55,8 @@ class BoardConfig:
     path: Path
     backend: str
     spec: str
+    channels: tuple[int, ...] = ()      # dahdi: the DAHDI channel of every port
+    device: str | None = None           # dahdi: the channel device (None: /dev/dahdi/channel)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class Plan:
 
 
 def read_config(path: Path) -> BoardConfig:
-    """The backend and board spec of the config file (the service's own checks for a sim config)."""
+    """The backend and board spec of the config file (the service's own checks for a built backend)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -101,12 +105,14 @@ def read_config(path: Path) -> BoardConfig:
     if not isinstance(board, dict):
         raise PlanError([f"配置错误 / config {path}: [board] must be a table"])
     backend = str(board.get("backend", SIM_BACKEND))
-    if backend == SIM_BACKEND:
+    if backend in BUILT_BACKENDS:
         try:
-            spec = load_config(path).spec
+            cfg = load_config(path)
         except ConfigError as exc:
             raise PlanError([f"配置错误 / config error: {exc}"]) from None
-        return BoardConfig(path, backend, spec)
+        if backend == DAHDI_BACKEND:
+            return BoardConfig(path, backend, cfg.spec, cfg.channels, cfg.device)
+        return BoardConfig(path, backend, cfg.spec)
     if backend not in MISSING_BACKENDS:
         raise PlanError([f"配置错误 / config {path}: board.backend {backend!r} is unknown "
                          f"(expected sim, dahdi or alsa)"])
@@ -195,6 +201,6 @@ def make_plan(config: BoardConfig, loop_texts: list[str], cuts: list[str], sim: 
                       "acceptance test runs across loopback cables")
     if errors:
         raise PlanError(errors)
-    if not simulated:
+    if not simulated and config.backend in MISSING_BACKENDS:
         raise BackendMissing(config.backend, MISSING_BACKENDS[config.backend])
     return Plan(config, kinds, tuple(loops), tuple(cut_ports), simulated)

@@ -37,6 +37,9 @@ def write_config(tmp: Path, far: str, callers: float = 0.0, spec: str = "fxo:2,f
     ('[board]\nbackend = "isdn"\n', "board.backend"),
     ('[board]\nfar = "moon"\n', "board.far"),
     ('[demo]\ncallers = "often"\n', "demo.callers"),
+    ('[board]\nbackend = "dahdi"\nspec = "fxo:2"\nchannels = "1-3"\n', "3 DAHDI channels for 2"),
+    ('[board]\nbackend = "dahdi"\nspec = "fxo:2"\nchannels = "2-1"\n', "board.channels"),
+    ('[board]\nbackend = "dahdi"\nfar = "inproc"\n', "no simulated far side"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, needle: str) -> None:
     cfg = tmp_path / "bad.toml"
@@ -120,3 +123,17 @@ def test_demo_call_is_bridged_with_far_side_in_another_process(tmp_path: Path) -
             proc.kill()
     recs = list((tmp_path / "data" / "recordings").rglob("*.wav"))
     assert recs and all(r.stat().st_size > 44 for r in recs)
+
+
+def test_dahdi_config_and_a_missing_card_is_a_clear_exit(tmp_path: Path) -> None:
+    cfg = tmp_path / "card.toml"
+    cfg.write_text(f'[board]\nbackend = "dahdi"\nspec = "fxo:2,fxs:2"\nchannels = "5-6,9-10"\n'
+                   f'device = "{tmp_path}/dev/dahdi/channel"\n[data]\ndir = "{tmp_path}/data"\n',
+                   encoding="utf-8")
+    c = load_config(cfg)
+    assert c.backend == "dahdi" and c.channels == (5, 6, 9, 10) and c.far == "none"
+    proc = subprocess.run([sys.executable, "-m", "appliance.service", "run", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert proc.returncode == 1
+    assert ("the DAHDI card did not open: port 0 (DAHDI channel 5): cannot open "
+            f"{tmp_path}/dev/dahdi/channel: No such file or directory") in proc.stderr

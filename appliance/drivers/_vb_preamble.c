@@ -2,3 +2,4 @@
 #include "vb.h"
 #include "r2.h"
 #include "dahdisim.h"
+#include "dahdi.h"

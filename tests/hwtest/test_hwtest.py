@@ -10,6 +10,7 @@ import io
 import random
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import gevent
@@ -20,8 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))   # the tool lives beside appliance/, outside the installed package
 
+from appliance.drivers._binding import check, ffi, lib  # noqa: E402
 from appliance.voiceboard.board import Board  # noqa: E402
+from appliance.voiceboard.dahdi import use_fake_kernel  # noqa: E402
 from hwtest import checks, cli  # noqa: E402
+from hwtest import plan as plan_mod  # noqa: E402
 from hwtest.plan import Loop, LoopKind  # noqa: E402
 
 SPEC = "fxo:2,fxs:2"
@@ -175,16 +179,75 @@ def test_bad_config_and_option_exit_2(tmp_path: Path) -> None:
     assert exc.value.code == 2
 
 
-def test_dahdi_backend_exits_3_without_testing(tmp_path: Path) -> None:
-    """The real command line: ``python -m hwtest`` in a subprocess."""
-    config = write_config(tmp_path, "fxo:2,fxs:2,e1:30", backend="dahdi")
+def test_dahdi_backend_without_a_card_fails_board_detected(tmp_path: Path) -> None:
+    """The real command line on a box whose DAHDI device is missing: the first check fails, clearly."""
+    config = tmp_path / "rexian.toml"
+    config.write_text(f'[board]\nbackend = "dahdi"\nspec = "fxo:2,fxs:2,e1:30"\nchannels = "1-34"\n'
+                      f'device = "{tmp_path}/no-dahdi/channel"\n', encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "hwtest", "--config", str(config), "--loop", "0:2",
                            "--report", str(tmp_path / "r.txt")], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
-    assert proc.returncode == 3, proc.stderr
-    assert "the DAHDI backend for real boards is not in this build yet (issue 3): nothing was tested" \
-        in proc.stderr
-    assert proc.stdout == "" and not (tmp_path / "r.txt").exists()
+    assert proc.returncode == 1, proc.stderr
+    report = (tmp_path / "r.txt").read_text(encoding="utf-8")
+    assert rows(report) == {"board detected": "FAIL"}
+    assert f"port 0 (DAHDI channel 1) did not open: cannot open {tmp_path}/no-dahdi/channel: No such " \
+           f"file or directory" in report
     # bad arguments are still bad arguments on a dahdi box
     rc, _, err = run_tool(["--config", str(config), "--loop", "0:1"])
     assert rc == 2 and "FXO" in err
+
+
+@pytest.fixture
+def fake_card() -> Iterator[None]:
+    """The card backend on the fake DAHDI kernel (drivers/csrc/dahdifake.c)."""
+    lib.vb_dahdi_fake_reset()
+    use_fake_kernel(True)
+    yield
+    use_fake_kernel(False)
+    lib.vb_dahdi_fake_reset()
+
+
+def dahdi_plan(tmp_path: Path, loops: list[str]) -> plan_mod.Plan:
+    config = tmp_path / "rexian.toml"
+    config.write_text('[board]\nbackend = "dahdi"\nspec = "fxo:2,fxs:2"\nchannels = "5-8"\n',
+                      encoding="utf-8")
+    return plan_mod.make_plan(plan_mod.read_config(config), loops, [], False)
+
+
+def test_on_a_card_board_detected_checks_every_channel_and_alarms_are_read(tmp_path: Path,
+                                                                          fake_card: None) -> None:
+    for channo, sig in ((5, lib.DAHDI_SIG_FXSKS), (6, lib.DAHDI_SIG_FXSKS), (7, lib.DAHDI_SIG_FXOKS),
+                        (8, lib.DAHDI_SIG_FXOLS)):
+        check(lib.vb_dahdi_fake_add(channo, sig))
+    check(lib.vb_dahdi_fake_alarm(6, 1))
+    plan = dahdi_plan(tmp_path, ["0:2"])
+    assert not plan.sim
+    board, opened = checks.open_board(plan)
+    assert board is not None, opened
+    try:
+        assert opened.status is checks.Status.PASS
+        assert "DAHDI channels 5-8, signalling FXOKS/FXOLS/FXSKS fits every port" in opened.reason.en
+        checks.wait_until(lambda: board.channels[0].status()["line_up"] == 1, 2.0)
+        alarms = checks.alarm_result(board, plan)
+        assert alarms.status is checks.Status.PASS
+        assert alarms.reason.en == "alarms read: line down on ports 1; DAHDI alarm on ports 1"
+    finally:
+        board.stop()
+    assert not any(_fake_open(c) for c in (5, 6, 7, 8))      # stopping the board closed every fd
+
+
+def test_on_a_card_a_port_with_the_wrong_signalling_fails_board_detected(tmp_path: Path,
+                                                                        fake_card: None) -> None:
+    for channo in (5, 6, 7, 8):
+        check(lib.vb_dahdi_fake_add(channo, lib.DAHDI_SIG_FXSKS))   # ports 2, 3 should be FXO-signalled
+    board, opened = checks.open_board(dahdi_plan(tmp_path, ["0:2"]))
+    assert board is None and opened.status is checks.Status.FAIL
+    assert opened.reason.en.startswith("port 2 (DAHDI channel 7) did not open: DAHDI channel 7 has "
+                                       "signalling FXSKS")
+    assert not any(_fake_open(c) for c in (5, 6, 7, 8))
+
+
+def _fake_open(channo: int) -> bool:
+    st = ffi.new("vb_dahdi_fake_state_t *")
+    check(lib.vb_dahdi_fake_state(channo, st))
+    return bool(st.open)

@@ -205,7 +205,7 @@ void vb_chan_rx(vb_chan_t *ch)
     int64_t energy;
 
     ch->digit = 0;
-    if (ch->link && vb_link_alive(ch->link) && !ch->cut && (ch->rx_bits & VB_BIT_PRESENT)) {
+    if (((ch->link && vb_link_alive(ch->link)) || ch->card) && !ch->cut && (ch->rx_bits & VB_BIT_PRESENT)) {
         far_kind = (ch->rx_bits >> VB_BIT_KIND_SHIFT) & 3;
         cable = kinds_pair(ch->kind, far_kind);
         if (!cable && !ch->kind_warned) {
@@ -262,7 +262,7 @@ void vb_chan_status_fill(vb_chan_t *ch, vb_chan_status_t *st)
 {
     memset(st, 0, sizeof(*st));
     st->kind = ch->kind;
-    st->linked = ch->link != NULL;
+    st->linked = ch->link != NULL || ch->card;
     st->line_up = ch->line_up;
     st->alarm = ch->e1_alarm;
     st->cas_tx = ch->line.cas_tx;

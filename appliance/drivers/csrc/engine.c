@@ -8,6 +8,7 @@
  */
 #include "vb_internal.h"
 #include "dahdisim.h"
+#include "dahdi.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -249,6 +250,7 @@ static void tick(vb_board_t *b)
     drain_commands(b);
     for (i = 0; i < b->nlinks; i++)
         vb_link_rx(b->links[i]);
+    vb_dcard_tick_rx(b);        /* channels bound to DAHDI card channels (dahdi.c) */
     /* phase 1: receive */
     for (i = 0; i < b->nchan; i++)
         vb_chan_rx(b->chans[i]);
@@ -301,6 +303,7 @@ static void tick(vb_board_t *b)
     }
     for (i = 0; i < b->nlinks; i++)
         vb_link_tx(b->links[i]);
+    vb_dcard_tick_tx(b);
     b->tick++;
     if (atomic_exchange(&b->ev_added, 0))
         vb_event_signal(b);
@@ -428,6 +431,7 @@ void vb_board_free(vb_board_t *b)
             vb_chrec_stop(b->chans[i], VB_REC_STOPPED, NULL);
     }
     vb_writer_free(b->writer);
+    vb_dcard_free(b);
     for (i = 0; i < b->nlinks; i++)
         vb_link_free(b->links[i]);
     for (i = 0; i < b->nchan; i++)

@@ -14,6 +14,7 @@
  *   recorder.c  recordings: per-recording buffers, the writer thread
  *   wav.c       WAV parsing/writing and the vb_util_* functions
  *   sim_link.c  virtual cables between boards (SOCK_SEQPACKET)
+ *   dahdi.c     channels bound to DAHDI card channels (dahdi.h; dahdifake.c for tests)
  */
 #ifndef REXIAN_VB_INTERNAL_H
 #define REXIAN_VB_INTERNAL_H
@@ -285,6 +286,7 @@ struct vb_chan_s {
     int cut;
     int e1_inject;                          /* E1 fault injection at this end (VB_E1_INJECT_*) */
     int e1_alarm;                           /* E1 alarms seen at this end (VB_E1_ALARM_*), reported */
+    int card;                               /* bound to a DAHDI card channel (dahdi.c) */
     int kind_warned;
     int line_up;                            /* reported */
     uint16_t rx_bits;
