@@ -49,7 +49,7 @@ class Attendant:
     def handle(self, ch: Channel) -> None:
         if ch.kind is Kind.FXS:
             self._station_offhook(ch)
-        elif ch.kind is Kind.FXO:
+        elif ch.kind in (Kind.FXO, Kind.E1):     # E1: an R2 call offered by its span
             self._trunk_call(ch)
 
     def _station_offhook(self, station: Channel) -> None:

@@ -31,6 +31,7 @@ from appliance.maintenance import ApplianceStatus
 from appliance.voiceboard.board import Board, parse_spec
 from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, parse_channels, port_count
 from appliance.voiceboard.prompts import PromptSet
+from appliance.voiceboard.r2 import R2Span, start_r2_spans
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Config:
     console_device: Path | None = None
     network_dir: Path = Path("var/network")
     usb_dir: Path | None = None
+    e1_dnis_len: int = 8                    # E1/R2 China: DNIS digits we take (no end-of-DNIS signal)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,6 +99,10 @@ def load_config(path: Path) -> Config:
         callers = float(raw.get("demo", {}).get("callers", 0.0))
     except (TypeError, ValueError):
         raise ConfigError("demo.callers must be a number of seconds") from None
+    e1 = raw.get("e1", {})
+    dnis_len = e1.get("dnis_len", 8) if isinstance(e1, dict) else None
+    if not isinstance(dnis_len, int) or not 1 <= dnis_len <= 20:
+        raise ConfigError("e1.dnis_len must be a whole number of digits from 1 to 20")
     console = raw.get("console", {})
     if not isinstance(console, dict):
         raise ConfigError("[console] must be a table")
@@ -111,7 +117,7 @@ def load_config(path: Path) -> Config:
         socket=Path(str(board.get("socket", "var/run/board.sock"))),
         data_dir=Path(str(raw.get("data", {}).get("dir", "var"))),
         prompts_dir=Path(str(raw.get("prompts", {}).get("dir", "build/prompts/demo"))),
-        demo_callers=callers, extra=raw,
+        demo_callers=callers, e1_dnis_len=dnis_len, extra=raw,
     )
 
 
@@ -148,6 +154,7 @@ class Service:
         self._greenlets: list[gevent.Greenlet] = []
         self.exit_code = 0
         self.console: Console | None = None
+        self.spans: list[R2Span] = []
 
     def start(self) -> None:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
@@ -168,6 +175,7 @@ class Service:
             self.board.link_pair(self.far_board)
             self.far_board.start()
         self._wait_lines_up()
+        self.spans = start_r2_spans(self.board, self.cfg.e1_dnis_len)
         if self.cfg.console_device is not None:
             self._start_console(self.cfg.console_device)
         if self.notifier.watchdog_interval:
@@ -225,6 +233,12 @@ class Service:
             g.kill(block=False)
         if self.console is not None:
             self.console.stop()
+        for ch in self.board.channels:
+            if ch.busy:
+                ch.release("service stopping")   # R2: clear back / clear forward while openr2 runs
+        gevent.sleep(0.2)
+        for span in self.spans:
+            span.stop()
         self.board.stop()
         if self.far_board is not None:
             self.far_board.stop()

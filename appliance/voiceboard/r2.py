@@ -99,6 +99,8 @@ class R2Channel(Channel):
         self.blocked = False             # blocked by us (maintenance)
         self.remote_blocked = False      # the exchange sends BLOCKED
         self.in_alarm = False            # openr2 saw a DAHDI alarm on the channel
+        self.seized_at = 0.0             # monotonic time of the last seizure
+        self.setup_s = 0.0               # seizure -> call offered (ANI, DNIS complete)
         self._accepted: AsyncResult | None = None
         self._progress = Event()
         self._out_accepted = self._out_answered = False
@@ -195,12 +197,15 @@ class R2Channel(Channel):
     def on_r2_init(self, ev: Any) -> None:
         self.in_call = True
         self._disconnect_sent = False
+        self.seized_at = time.monotonic()
+        self.setup_s = 0.0
 
     def on_r2_offered(self, ev: Any) -> None:
         self.caller_id = ffi.string(ev.ani).decode()
         self.dnis = ffi.string(ev.dnis).decode()
         self.category = ev.arg
         self.category_name = ffi.string(ev.text).decode()
+        self.setup_s = time.monotonic() - self.seized_at
         self._accepted = AsyncResult()
         check(lib.vb_r2_accept(self.span.handle, self.slot, 1))
         self._set_state(ChannelState.ALERTING, f"R2 call {self.caller_id} -> {self.dnis}")
@@ -464,6 +469,17 @@ class R2Span:
                     log.exception("%s R2 event %d failed", ch.prefix, ev.type)
             if n < EVENT_BATCH:
                 return
+
+
+def start_r2_spans(board: Board, dnis_len: int) -> list[R2Span]:
+    """Put every E1 channel of ``board`` under R2 signalling, 30 timeslots to a span."""
+    e1 = [c.index for c in board.channels if c.kind is Kind.E1]
+    spans = []
+    for n, first in enumerate(range(0, len(e1), 30)):
+        span = R2Span(board, e1[first:first + 30], dnis_len=dnis_len, name=f"e1-{n}")
+        span.start()
+        spans.append(span)
+    return spans
 
 
 class ScriptedExchange:
