@@ -178,16 +178,21 @@ static int kinds_pair(int mine, int far)
 }
 
 /* Phase 1: line state, signalling, decode, detectors. */
-/* E1: what the framer would report; returns whether the timeslot carries a usable signal */
+/* E1: what the framer would report; returns whether the timeslot carries a usable signal.
+   RAI is integrated over E1_RAI_TICKS frames, so the far end's RAI of the moment both ends
+   come up (it had no signal from us yet) is not a yellow alarm. */
+#define E1_RAI_TICKS 5
+
 static int e1_alarms(vb_chan_t *ch, int cable)
 {
     int al = 0;
 
+    ch->e1_rai_ticks = (cable && (ch->rx_bits & VB_BIT_RAI)) ? ch->e1_rai_ticks + 1 : 0;
     if (!cable)
         al = VB_E1_ALARM_RED;
     else if (ch->rx_bits & VB_BIT_AIS)
         al = VB_E1_ALARM_BLUE;
-    else if (ch->rx_bits & VB_BIT_RAI)
+    else if (ch->e1_rai_ticks >= E1_RAI_TICKS)
         al = VB_E1_ALARM_YELLOW;
     if (al != ch->e1_alarm) {
         ch->e1_alarm = al;

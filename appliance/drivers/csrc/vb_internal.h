@@ -286,6 +286,7 @@ struct vb_chan_s {
     int cut;
     int e1_inject;                          /* E1 fault injection at this end (VB_E1_INJECT_*) */
     int e1_alarm;                           /* E1 alarms seen at this end (VB_E1_ALARM_*), reported */
+    int e1_rai_ticks;                       /* consecutive frames with RAI (yellow is integrated) */
     int card;                               /* bound to a DAHDI card channel (dahdi.c) */
     int kind_warned;
     int line_up;                            /* reported */
