@@ -39,6 +39,7 @@ FAR_CONNECT_TIMEOUT = 10.0      # seconds for the simulated far side to attach
 CARD_LINES_WAIT = 2.0           # seconds for a real card's lines to report up after binding
 BACKENDS = ("sim", "dahdi")
 FAR_STOP_TIMEOUT = 3.0
+R2_CLEAR_GRACE = 0.2            # seconds for E1 calls to signal clear-back before the spans stop
 EXIT_RESTART = 75               # exit status asking systemd (Restart=on-failure) to start us again
 
 
@@ -236,7 +237,8 @@ class Service:
         for ch in self.board.channels:
             if ch.busy:
                 ch.release("service stopping")   # R2: clear back / clear forward while openr2 runs
-        gevent.sleep(0.2)
+        if self.spans:
+            gevent.sleep(R2_CLEAR_GRACE)
         for span in self.spans:
             span.stop()
         self.board.stop()

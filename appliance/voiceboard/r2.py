@@ -280,7 +280,7 @@ class R2Channel(Channel):
                         self.dnis or "-")
             if not self._fail_outcome(CallFailed(f"{self.prefix} E1 alarm")):
                 self._call_gone("E1 alarm")
-        self.span.on_channel_alarm(self, True)
+        self.span.on_channel_alarm(self)
 
     def on_span_recovered(self) -> None:
         self.in_alarm = False
@@ -288,7 +288,7 @@ class R2Channel(Channel):
             lib.vb_r2_block(self.span.handle, self.slot)
         else:
             lib.vb_r2_set_idle(self.span.handle, self.slot)
-        self.span.on_channel_alarm(self, False)
+        self.span.on_channel_alarm(self)
 
 
 class R2Cause(IntEnum):
@@ -317,7 +317,7 @@ class R2Span:
         self.mf_back_timeout_ms = mf_back_timeout_ms
         self.handle: Any = None
         self.channels: list[R2Channel] = []
-        self.alarmed: set[int] = set()
+        self.in_alarm = False            # some channel of the span is in alarm (reported)
         self.alarm_since: float | None = None
         self._fds: list[int] = []
         self._watchers: list[Any] = []
@@ -406,30 +406,33 @@ class R2Span:
             self.kick(ch.slot)
         log.info("%s unblocked", ch.prefix)
 
-    def on_channel_alarm(self, ch: R2Channel, on: bool) -> None:
-        was = bool(self.alarmed)
-        (self.alarmed.add if on else self.alarmed.discard)(ch.index)
-        if self.alarmed and not was:
+    def _alarm_mask(self) -> int:
+        mask = 0
+        for c in self.channels:
+            mask |= c.e1_alarm
+        return mask
+
+    def on_channel_alarm(self, ch: R2Channel) -> None:
+        """A channel entered or left alarm: report the span's transitions."""
+        was, self.in_alarm = self.in_alarm, any(c.in_alarm for c in self.channels)
+        if self.in_alarm and not was:
             self.alarm_since = time.monotonic()
-            names = alarm_names(max((c.e1_alarm for c in self.channels), default=0)) or ["alarm"]
+            names = alarm_names(self._alarm_mask()) or ["alarm"]
             log.warning("E1 span %s in alarm (%s): channels blocked, calls released", self.name,
                         ", ".join(names))
             self.board.emit("span.alarm", ch, span=self.name, alarms=names)
-        elif was and not self.alarmed:
+        elif was and not self.in_alarm:
             took = time.monotonic() - (self.alarm_since or time.monotonic())
             log.info("E1 span %s recovered after %.1f s", self.name, took)
             self.alarm_since = None
             self.board.emit("span.recovered", ch, span=self.name)
 
     def status(self) -> dict[str, Any]:
-        mask = 0
-        for c in self.channels:
-            mask |= c.e1_alarm
         return {
             "span": self.name,
             "channels": len(self.channels),
-            "alarms": alarm_names(mask) if (mask or self.alarmed) else [],
-            "in_alarm": bool(self.alarmed),
+            "alarms": alarm_names(self._alarm_mask()),
+            "in_alarm": self.in_alarm,
             "in_call": sum(1 for c in self.channels if c.in_call),
             "blocked": sum(1 for c in self.channels if c.blocked),
             "remote_blocked": sum(1 for c in self.channels if c.remote_blocked),

@@ -112,36 +112,52 @@ static void on_backward(vb_r2x_t *x, char s)
     }
 }
 
-static void rx_frame(vb_r2x_t *x, const uint8_t *rx)
+/* The MF signal heard this frame, as compelled-cycle edges: returns 1 when a tone starts,
+   -1 when it ends (*sig = the tone), 0 otherwise (one tone straight into another is no edge). */
+static int mf_edge(vb_r2x_t *x, const uint8_t *rx, char *sig)
 {
     int16_t amp[VB_N];
+    char s;
     int i;
 
     for (i = 0; i < VB_N; i++)
         amp[i] = vb_alaw_dec[rx[i]];
     r2_mf_rx(x->mrx, amp, VB_N);
+    s = (char) r2_mf_rx_get(x->mrx);
+    if (s == x->rx_sig)
+        return 0;
+    if (s && !x->rx_sig) {
+        x->rx_sig = *sig = s;
+        return 1;
+    }
+    if (!s) {
+        *sig = x->rx_sig;
+        x->rx_sig = 0;
+        return -1;
+    }
+    x->rx_sig = s;
+    return 0;
+}
+
+/* fault injection: the compelled cycle stops after cfg.mf_silent_after signals */
+static int silent_now(vb_r2x_t *x)
+{
+    return x->cfg.mf_silent_after > 0 && ++x->signals > x->cfg.mf_silent_after;
 }
 
 /* forward role: the backward side's tones */
 static void mf_rx(vb_r2x_t *x, const uint8_t *rx)
 {
-    char s;
+    char sig;
 
-    rx_frame(x, rx);
-    s = (char) r2_mf_rx_get(x->mrx);
-    if (s == x->rx_sig)
-        return;
-    if (s && !x->rx_sig) {                      /* backward tone on: our tone off */
-        x->rx_sig = s;
+    switch (mf_edge(x, rx, &sig)) {
+    case 1:                                     /* backward tone on: our tone off */
         send_sig(x, 0);
-    } else if (!s) {                            /* backward tone off: act on it */
-        char prev = x->rx_sig;
-        x->rx_sig = 0;
-        if (x->cfg.mf_silent_after > 0 && ++x->signals > x->cfg.mf_silent_after)
-            return;                             /* fault: the compelled cycle stops here */
-        on_backward(x, prev);
-    } else {
-        x->rx_sig = s;
+        break;
+    case -1:                                    /* backward tone off: act on it */
+        if (!silent_now(x))
+            on_backward(x, sig);
+        break;
     }
 }
 
@@ -195,7 +211,7 @@ static char group_b_signal(int answer)
 /* a forward signal has started: answer it with a backward signal (compelled) */
 static void b_respond(vb_r2x_t *x, char d)
 {
-    if (x->cfg.mf_silent_after > 0 && ++x->signals > x->cfg.mf_silent_after)
+    if (silent_now(x))
         return;                                 /* fault: no backward signal */
     switch (x->b_phase) {
     case PH_DNIS:
@@ -233,22 +249,17 @@ static void b_respond(vb_r2x_t *x, char d)
 
 static void b_mf(vb_r2x_t *x, const uint8_t *rx)
 {
-    char s;
+    char sig;
 
-    rx_frame(x, rx);
-    s = (char) r2_mf_rx_get(x->mrx);
-    if (s == x->rx_sig)
-        return;
-    if (s && !x->rx_sig) {
-        x->rx_sig = s;
-        b_respond(x, s);
-    } else if (!s) {                            /* forward tone off: ours off */
-        x->rx_sig = 0;
+    switch (mf_edge(x, rx, &sig)) {
+    case 1:
+        b_respond(x, sig);
+        break;
+    case -1:                                    /* forward tone off: ours off */
         send_sig(x, 0);
         if (x->b_phase == PH_DONE)
             set_state(x, x->b_sig == '1' ? VB_R2X_RINGING : VB_R2X_REJECTED);
-    } else {
-        x->rx_sig = s;
+        break;
     }
 }
 
