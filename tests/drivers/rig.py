@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from appliance.drivers._binding import Event, PlayItem, check, ffi, lib, play_items, read_events
+from appliance.voiceboard import wavscan
+from appliance.voiceboard.wavscan import longest_run as longest_run  # re-exported for the driver tests
+from appliance.voiceboard.wavscan import read_wav as read_wav
 
 FXO = lib.VB_KIND_FXO
 FXS = lib.VB_KIND_FXS
@@ -139,32 +140,6 @@ def digits(board: Board, chan: int) -> str:
     return "".join(chr(e.arg) for e in board.find(lib.VB_EV_DTMF, chan))
 
 
-def read_wav(path: Path, max_seconds: int = 60) -> list[int]:
-    buf = ffi.new("int16_t[]", 8000 * max_seconds)
-    n = check(lib.vb_util_wav_read(str(path).encode(), buf, 8000 * max_seconds))
-    return list(buf[0:n])
-
-
 def tone_blocks(samples: list[int], freq: float, min_ratio: float = 0.5) -> list[bool]:
     """Per 20 ms block: does ``freq`` carry at least ``min_ratio`` of the block's energy (Goertzel)?"""
-    coeff = 2 * math.cos(2 * math.pi * freq / 8000)
-    out = []
-    for start in range(0, len(samples) - 159, 160):
-        s1 = s2 = 0.0
-        energy = 0.0
-        for x in samples[start : start + 160]:
-            s0 = x + coeff * s1 - s2
-            s2, s1 = s1, s0
-            energy += x * x
-        power = s1 * s1 + s2 * s2 - coeff * s1 * s2
-        ratio = (2 * power / 160) / energy if energy > 1e4 else 0.0
-        out.append(ratio >= min_ratio)
-    return out
-
-
-def longest_run(flags: Iterable[bool]) -> int:
-    best = cur = 0
-    for f in flags:
-        cur = cur + 1 if f else 0
-        best = max(best, cur)
-    return best
+    return wavscan.tone_blocks(samples, freq, min_ratio, min_energy=1e4)
