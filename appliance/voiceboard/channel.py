@@ -428,7 +428,7 @@ class Channel:
         check(lib.vb_chan_status(self._b(), self.index, st))
         return {name: int(getattr(st, name)) for name in (
             "kind", "linked", "line_up", "hook", "ringing", "polarity", "cas_tx", "cas_rx", "playing",
-            "recording", "connected_to", "listening_to", "conf")}
+            "recording", "connected_to", "listening_to", "conf", "alarm")}
 
     # -------------------------------------------------------------- signalling
     def hook(self, offhook: bool) -> None:

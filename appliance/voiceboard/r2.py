@@ -272,6 +272,9 @@ class R2Channel(Channel):
         """The span is in alarm: drop the call, block the channel until it clears."""
         was = self.in_call
         self.in_alarm = True
+        # openr2 can see the alarm before the engine's ALARM event is dispatched: take the
+        # mask from the engine now so the span event names the alarm (LOS/AIS/RAI).
+        self.e1_alarm = self.status()["alarm"] or self.e1_alarm
         self.in_call = self.outgoing = False
         self._disconnect_sent = False
         lib.vb_r2_block(self.span.handle, self.slot)     # resets openr2's call state too
