@@ -2,7 +2,7 @@
 
 Order of a run: the board opens (and on the simulated board the loops are cabled), every port's line
 state is read, the alarms (line-down ports) are listed, each loop is tested, one after the other
-(E1 loops are reported as not run), then the board's resources are checked to be all released.
+(E1 loops: hwtest/e1.py), then the board's resources are checked to be all released.
 
 An analog loop is an FXO trunk port cabled to an FXS station port of the same board. Two calls
 cross it, both rung by the FXS end: the first with FSK caller ID carries DTMF and a tone each way,
@@ -17,16 +17,11 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import gevent
-from gevent.event import AsyncResult
 
 from appliance.voiceboard.board import Board
 from appliance.voiceboard.channel import Channel, ChannelState, Play
@@ -35,6 +30,8 @@ from appliance.voiceboard.errors import Hangup
 from appliance.voiceboard.events import CidFormat, Kind, RecordReason
 
 from .audio import scan_tones
+from .common import BoardWatch, Emit, Result, Status, Text, _now, port_label, state_text, wait_until
+from .e1 import E1Loop, E1Rig, alarm_names
 from .plan import DAHDI_BACKEND, Loop, LoopKind, Plan
 
 log = logging.getLogger(__name__)
@@ -54,7 +51,6 @@ SETTLE_WAIT = 3.0            # between the two calls: both ends back to idle by 
 IDLE_WAIT = 10.0             # both ends of a loop back to idle at the end
 STATS_WAIT = 5.0             # the board's plays/records/connections to drain
 LOOP_TIMEOUT = 120.0         # one whole loop, whatever happens
-POLL = 0.05                  # polling period of the waits on line state and counters
 
 BOARD_NAME = "hwtest"
 DTMF_KEYS = "0123456789*#"
@@ -67,103 +63,6 @@ TONE_MIN_MS = 60             # detector: shortest tone reported
 RECORD_MIN_TONE_MS = 400     # each tone must last this long in the recording
 HANGUP_CAUSES_FXS = ("busy tone", "polarity reversal")   # how an FXS port hanging up reaches the FXO end
 HANGUP_CAUSES_FXO = ("on-hook",)
-E1_NOT_RUN = "E1 span checks need R2 signalling (issue 3): not run"
-E1_NOT_RUN_ZH = "E1 中继检查需要 R2 信令（issue 3）：未运行"
-
-
-class Status(Enum):
-    PASS = "PASS"
-    FAIL = "FAIL"
-    NOT_RUN = "NOT RUN"     # a check this build cannot do (E1 without R2): not a pass
-    INFO = "INFO"           # a listing, not a check (a port in no loop, a fault injected by --cut)
-
-
-@dataclass(frozen=True)
-class Text:
-    """The same words for the technician in Chinese and in English."""
-
-    zh: str
-    en: str
-
-    def __str__(self) -> str:
-        return f"{self.zh} / {self.en}"
-
-
-@dataclass(frozen=True)
-class Result:
-    check: Text
-    status: Status
-    reason: Text
-
-    @property
-    def passed(self) -> bool:
-        return self.status is Status.PASS
-
-
-Emit = Callable[[Result], None]
-
-
-def _now() -> float:
-    # Not the loop's cached time (gevent's loop.now()): it is stale until the loop next runs, and a
-    # deadline taken from it can be over before the first wait.
-    return time.monotonic()
-
-
-def wait_until(cond: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``cond`` every POLL seconds (the hub runs meanwhile); True once it holds."""
-    deadline = _now() + timeout
-    while not cond():
-        if _now() >= deadline:
-            return False
-        gevent.sleep(POLL)
-    return True
-
-
-STATE_ZH = {
-    ChannelState.IDLE: "空闲", ChannelState.ALERTING: "来电振铃", ChannelState.OFFHOOK: "摘机",
-    ChannelState.RINGING: "振铃", ChannelState.DIALING: "拨号", ChannelState.UP: "通话中",
-    ChannelState.CLEARING: "拆线中", ChannelState.DOWN: "断开",
-}
-
-
-def state_text(ch: Channel) -> Text:
-    return Text(STATE_ZH[ch.state], ch.state.value)
-
-
-def port_label(ch: Channel) -> Text:
-    return Text(f"端口 {ch.index}({ch.kind.name})", f"port {ch.index} ({ch.kind.name})")
-
-
-class BoardWatch:
-    """Board events the checks wait for: calls offered on a port, recordings closed."""
-
-    def __init__(self, board: Board) -> None:
-        self._offers: dict[int, AsyncResult] = {}
-        self._records: dict[int, AsyncResult] = {}
-        self.record_errors: dict[int, str] = {}
-        board.subscribe(self._on_event)
-
-    def expect_offer(self, port: int) -> AsyncResult:
-        result: AsyncResult = AsyncResult()
-        self._offers[port] = result
-        return result
-
-    def expect_record(self, tag: int) -> AsyncResult:
-        result: AsyncResult = AsyncResult()
-        self._records[tag] = result
-        return result
-
-    def _on_event(self, name: str, channel: Channel, **data: Any) -> None:
-        if name == "call.offered":
-            offer = self._offers.pop(channel.index, None)
-            if offer is not None:
-                offer.set(channel)
-        elif name == "channel.record_error":
-            self.record_errors[channel.index] = str(data.get("text", ""))
-        elif name == "channel.record_done":
-            done = self._records.pop(int(data["tag"]), None)
-            if done is not None:
-                done.set((int(data["reason"]), int(data["duration_ms"])))
 
 
 # ------------------------------------------------------------------------------------------ board
@@ -306,10 +205,16 @@ def alarm_result(board: Board, plan: Plan) -> Result:
     except Exception as exc:
         return Result(check, Status.FAIL, Text(f"无法读取告警：{exc}", f"cannot read the alarms: {exc}"))
     card = Text("", "")
+    e1 = [(ch.index, alarm_names(ch.status()["alarm"])) for ch in board.channels if ch.kind is Kind.E1]
+    e1 = [(port, names) for port, names in e1 if names]
+    if e1:
+        card = Text("；E1 告警：" + "，".join(f"端口 {p} {'/'.join(n)}" for p, n in e1),
+                    "; E1 alarms: " + ", ".join(f"port {p} {'/'.join(n)}" for p, n in e1))
     if _on_card(plan):
-        card = Text(f"；DAHDI 告警端口 {'、'.join(map(str, alarmed))}" if alarmed else "；DAHDI 无告警",
-                    f"; DAHDI alarm on ports {', '.join(map(str, alarmed))}" if alarmed
-                    else "; no DAHDI alarm")
+        dahdi = Text(f"；DAHDI 告警端口 {'、'.join(map(str, alarmed))}" if alarmed else "；DAHDI 无告警",
+                     f"; DAHDI alarm on ports {', '.join(map(str, alarmed))}" if alarmed
+                     else "; no DAHDI alarm")
+        card = Text(card.zh + dahdi.zh, card.en + dahdi.en)
     if not down:
         return Result(check, Status.PASS, Text(f"告警可读：没有线路断开的端口{card.zh}",
                                                f"alarms read: no port has its line down{card.en}"))
@@ -346,11 +251,6 @@ def stats_result(board: Board) -> Result:
     return Result(check, Status.PASS, Text(
         "没有残留的放音、录音、打开的文件或连接；没有丢失事件",
         "no plays, records, open files or connections left; no events lost"))
-
-
-def e1_loop_results(loop: Loop) -> list[Result]:
-    return [Result(Text(f"E1 环路 {loop.label}", f"E1 loop {loop.label}"), Status.NOT_RUN,
-                   Text(E1_NOT_RUN_ZH, E1_NOT_RUN))]
 
 
 # ------------------------------------------------------------------------------------ analog loops
@@ -738,6 +638,7 @@ def run_checks(plan: Plan, workdir: Path, emit: Emit, rng: random.Random | None 
         return results
     rng = rng or random.Random()
     running: list[gevent.Greenlet] = []
+    e1rig: E1Rig | None = None
     try:
         board.call_handler = None     # calls offered on the FXO ends are the checks' to answer
         watch = BoardWatch(board)
@@ -748,10 +649,13 @@ def run_checks(plan: Plan, workdir: Path, emit: Emit, rng: random.Random | None 
         for loop in plan.loops:
             # One loop at a time: a ring, a tone or a hang-up that arrives on a port of the loop under
             # test can only have crossed that loop's cable, so a cable in the wrong port shows.
+            check: AnalogLoop | E1Loop
             if loop.kind is LoopKind.E1:
-                add(e1_loop_results(loop))
-                continue
-            check = AnalogLoop(board, loop, watch, workdir, random.Random(rng.random()), emit)
+                if e1rig is None:
+                    e1rig = E1Rig(board, [lp for lp in plan.loops if lp.kind is LoopKind.E1])
+                check = E1Loop(e1rig, loop, watch, emit)
+            else:
+                check = AnalogLoop(board, loop, watch, workdir, random.Random(rng.random()), emit)
             g = gevent.spawn(check.run)
             running.append(g)
             g.join(timeout=LOOP_TIMEOUT)
@@ -766,5 +670,7 @@ def run_checks(plan: Plan, workdir: Path, emit: Emit, rng: random.Random | None 
         add([stats_result(board)])
     finally:
         gevent.killall(running, block=True, timeout=LOOP_TIMEOUT)
+        if e1rig is not None:
+            e1rig.stop()
         board.stop()
     return results

@@ -225,9 +225,14 @@ class R2Channel(Channel):
 
     def on_r2_disconnect(self, ev: Any) -> None:
         text = ffi.string(ev.text).decode()
-        if not self._disconnect_sent:       # acknowledge the clear-forward / clear-back / group B
-            self._disconnect_sent = True
-            lib.vb_r2_disconnect(self.span.handle, self.slot, lib.VB_R2_CAUSE_NORMAL)
+        # Acknowledge the clear-forward / clear-back / group B.  Also when we had disconnected
+        # first: a call released before answer got our clear-back, but openr2 still reports the
+        # clear-forward and waits for a disconnect to end the call (else the channel sticks in
+        # CLEARING).  In CLEAR_FWD_RXD openr2's disconnect only reports the call end.
+        if self._disconnect_sent:
+            log.debug("%s openr2 reports the far clear after ours: acknowledging", self.prefix)
+        self._disconnect_sent = True
+        lib.vb_r2_disconnect(self.span.handle, self.slot, lib.VB_R2_CAUSE_NORMAL)
         cause = R2Cause(ev.arg)
         exc: CallError = {R2Cause.BUSY: Busy, R2Cause.CONGESTION: Congestion}.get(cause, CallFailed)(
             f"{self.prefix} {text}")
@@ -369,8 +374,10 @@ class R2Span:
         self._fds.clear()
 
     # ------------------------------------------------------------ outgoing
-    def dial(self, dnis: str, ani: str = "", category: int = 1, timeout: float = ANSWER_WAIT) -> R2Channel:
-        """Place an outgoing call on a free channel; returns it answered (state UP).
+    def dial(self, dnis: str, ani: str = "", category: int = 1, timeout: float = ANSWER_WAIT,
+             channel: R2Channel | None = None) -> R2Channel:
+        """Place an outgoing call on a free channel (or on ``channel``, for line tests); returns it
+        answered (state UP).
 
         Raises Busy, Congestion, NoAnswer, CallFailed, or NoFreeChannel; the channel is idle
         again whenever an exception is raised.
@@ -379,14 +386,16 @@ class R2Span:
             raise ValueError(f"span {self.name}: invalid number dnis={dnis!r} ani={ani!r}")
         if not 1 <= category <= 9:
             raise ValueError(f"span {self.name}: invalid category {category}")
-        ch = self._reserve()
+        ch = self._reserve(channel)
         ch.place(dnis, ani, category, timeout)
         return ch
 
-    def _reserve(self) -> R2Channel:
+    def _reserve(self, only: R2Channel | None = None) -> R2Channel:
         # Highest channel first (the exchange hunts from the lowest): less glare.  No yield
         # between the test and the state change, so a channel is never seized twice.
-        for ch in reversed(self.channels):
+        if only is not None and only not in self.channels:
+            raise ValueError(f"{only.prefix} is not a channel of span {self.name}")
+        for ch in reversed(self.channels) if only is None else [only]:
             if ch.available:
                 ch._set_state(ChannelState.DIALING, "reserved for an outgoing call")
                 return ch

@@ -267,9 +267,10 @@ def test_e1_cas_bits_both_ways(rig: Rig) -> None:
 
 def test_alarm_takes_the_line_down_and_noalarm_up(rig: Rig) -> None:
     b = bound_board(rig, E1, CAS)
-    check(lib.vb_dahdi_fake_alarm(1, 1))
+    check(lib.vb_dahdi_fake_alarm(1, lib.DAHDI_ALARM_RED))
     rig.wait(b, lib.VB_EV_LINE, 0, arg=0)
-    assert card_stats(b, 0).alarm == 1
+    assert card_stats(b, 0).alarm == lib.DAHDI_ALARM_RED, "the card's alarm mask is kept"
+    assert b.status(0).alarm == lib.VB_E1_ALARM_RED
     check(lib.vb_dahdi_fake_alarm(1, 0))
     rig.wait_until(lambda: len(b.find(lib.VB_EV_LINE, 0, arg=1)) == 2, what="line up again")
     assert card_stats(b, 0).alarm == 0
@@ -278,9 +279,9 @@ def test_alarm_takes_the_line_down_and_noalarm_up(rig: Rig) -> None:
 def test_a_channel_bound_while_in_alarm_starts_down(rig: Rig) -> None:
     b = rig.board("card", (E1, 1))
     check(lib.vb_dahdi_fake_add(1, CAS))
-    check(lib.vb_dahdi_fake_alarm(1, 1))
+    check(lib.vb_dahdi_fake_alarm(1, lib.DAHDI_ALARM_RED))
     check(lib.vb_dahdi_bind(b.h, 0, 1, ffi.NULL))
-    assert card_stats(b, 0).alarm == 1
+    assert card_stats(b, 0).alarm == lib.DAHDI_ALARM_RED
     b.start()
     rig.run(0.2)
     assert b.status(0).line_up == 0 and not b.find(lib.VB_EV_LINE, 0, arg=1)

@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 from appliance.drivers._binding import check, ffi, lib  # noqa: E402
 from appliance.voiceboard.board import Board  # noqa: E402
 from appliance.voiceboard.dahdi import use_fake_kernel  # noqa: E402
-from hwtest import checks, cli  # noqa: E402
+from hwtest import checks, cli, e1  # noqa: E402
 from hwtest import plan as plan_mod  # noqa: E402
 from hwtest.plan import Loop, LoopKind  # noqa: E402
 
@@ -135,21 +135,45 @@ def test_cable_pulled_mid_call_drops_the_call_and_leaves_the_board_clean(tmp_pat
         board.stop()
 
 
-def test_e1_loop_is_not_run_and_unlooped_ports_are_listed(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+E1_CHECKS = ("in sync (no alarm)", "call in {b}→{a} (ANI, DNIS, category)", "answer", "DTMF {a}→{b}",
+             "DTMF {b}→{a}", "tone {a}→{b}", "tone {b}→{a}", "clear forward", "call out {a}→{b} (DNIS, ANI)",
+             "clear back", "idle afterwards")
+
+
+def e1_names(a: int, b: int) -> list[str]:
+    return [f"E1 loop {a}:{b} " + name.format(a=a, b=b) for name in E1_CHECKS]
+
+
+def test_e1_loop_signals_r2_both_ways_and_unlooped_ports_are_listed(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)      # the default report name, in the current directory
-    rc, out, _ = run_tool(["--config", str(write_config(tmp_path, "fxo:1,e1:2")), "--loop", "1:2"])
-    assert rc == 1, out          # not run is not passed
+    rc, _, _ = run_tool(["--config", str(write_config(tmp_path, "fxo:1,e1:2")), "--loop", "1:2"])
     reports = list(tmp_path.glob("hwtest-report-*.txt"))
     assert len(reports) == 1 and re.fullmatch(r"hwtest-report-\d{8}-\d{6}\.txt", reports[0].name)
     text = reports[0].read_text(encoding="utf-8")
+    assert rc == 0, text
     table = rows(text)
-    assert table["E1 loop 1:2"] == "NOT RUN"
-    assert "E1 span checks need R2 signalling (issue 3): not run" in text
+    assert {n: table.get(n) for n in e1_names(1, 2)} == dict.fromkeys(e1_names(1, 2), "PASS"), text
+    assert "ANI 13800138000, DNIS 95566001, National Subscriber" in text
+    assert "the exchange got DNIS 95566001, ANI 075512345678, and answered" in text
     assert table["port 0 (FXO) line state"] == "INFO" and "in no loop: line down, idle" in text
     assert table["port 1 (E1) line state"] == table["port 2 (E1) line state"] == "PASS"
     assert "alarms read: line down on ports 0" in text
-    assert "5 passed, 0 failed, 1 not run" in text and "NOT ACCEPTED" in text
+    assert "NOT ACCEPTED" not in text and "ACCEPTED" in text
+
+
+def test_e1_loop_in_alarm_fails_sync_and_names_the_alarm(tmp_path: Path, quick: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(e1, "SYNC_WAIT", 1.0)
+    plan = plan_mod.make_plan(plan_mod.read_config(write_config(tmp_path, "e1:2")), ["0:1"], ["1"], True)
+    assert plan.cuts == (1,)
+    results = checks.run_checks(plan, tmp_path, lambda r: None)
+    table = {r.check.en: r for r in results}
+    sync = table["E1 loop 0:1 in sync (no alarm)"]
+    assert sync.status is checks.Status.FAIL and "LOS/red" in sync.reason.en, sync
+    assert "check the E1 crossover cable" in sync.reason.en
+    assert table["E1 loop 0:1 call out 0→1 (DNIS, ANI)"].status is checks.Status.FAIL
+    assert "E1 alarms: port 0 LOS/red, port 1 LOS/red" in table["alarms readable"].reason.en, table
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -207,9 +231,10 @@ def fake_card() -> Iterator[None]:
     lib.vb_dahdi_fake_reset()
 
 
-def dahdi_plan(tmp_path: Path, loops: list[str]) -> plan_mod.Plan:
+def dahdi_plan(tmp_path: Path, loops: list[str], spec: str = "fxo:2,fxs:2",
+               channels: str = "5-8") -> plan_mod.Plan:
     config = tmp_path / "rexian.toml"
-    config.write_text('[board]\nbackend = "dahdi"\nspec = "fxo:2,fxs:2"\nchannels = "5-8"\n',
+    config.write_text(f'[board]\nbackend = "dahdi"\nspec = "{spec}"\nchannels = "{channels}"\n',
                       encoding="utf-8")
     return plan_mod.make_plan(plan_mod.read_config(config), loops, [], False)
 
@@ -251,3 +276,17 @@ def _fake_open(channo: int) -> bool:
     st = ffi.new("vb_dahdi_fake_state_t *")
     check(lib.vb_dahdi_fake_state(channo, st))
     return bool(st.open)
+
+
+def test_on_a_card_an_e1_crossover_loop_passes_through_the_dahdi_backend(tmp_path: Path,
+                                                                         fake_card: None) -> None:
+    for channo in (1, 2):
+        check(lib.vb_dahdi_fake_add(channo, lib.DAHDI_SIG_CAS))
+    check(lib.vb_dahdi_fake_patch(1, 2))      # span 1 timeslot 1 crossed to span 2 timeslot 1
+    plan = dahdi_plan(tmp_path, ["0:1"], spec="e1:2", channels="1-2")
+    results = checks.run_checks(plan, tmp_path, lambda r: None)
+    table = {r.check.en: r.status for r in results}
+    assert table["board detected"] is checks.Status.PASS
+    assert {n: table.get(n) for n in e1_names(0, 1)} == dict.fromkeys(e1_names(0, 1), checks.Status.PASS)
+    assert table["board resources released"] is checks.Status.PASS
+    assert not any(_fake_open(c) for c in (1, 2))

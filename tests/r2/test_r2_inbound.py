@@ -12,7 +12,7 @@ from gevent.event import AsyncResult
 from appliance.voiceboard.channel import Channel, Play
 from appliance.voiceboard.r2 import ExchangeState, R2Channel
 
-from .conftest import R2Site
+from .conftest import R2Site, wait_for
 
 
 def _answering_handler(offered: dict[int, AsyncResult]) -> Callable[[Channel], None]:
@@ -88,3 +88,21 @@ def test_dahdi_install_is_idempotent_and_leaves_other_fds_alone(tmp_path: Path) 
     f = tmp_path / "plain"
     f.write_bytes(b"ok")           # plain read/write in this process are not redirected
     assert f.read_bytes() == b"ok"
+
+
+def test_call_released_before_answer_ends_idle_after_the_clear_forward(r2site: R2Site) -> None:
+    """An agent-less reject: we release the offered call unanswered; once the exchange clears
+    forward the channel must be free again (openr2 asks for a second disconnect here)."""
+    offered: AsyncResult = AsyncResult()
+    r2site.site.board.call_handler = None
+    r2site.site.board.subscribe(lambda name, ch, **_: offered.set(ch) if name == "call.offered" else None)
+    x = r2site.exchanges[0]
+    x.call("13800138000", "95566001")
+    ch = offered.get(timeout=15)
+    assert isinstance(ch, R2Channel) and ch.in_call
+    ch.release("rejected before answer")
+    got = x.wait_state(ExchangeState.REJECTED, ExchangeState.FAILED, timeout=5)
+    assert got is ExchangeState.REJECTED, "the exchange sees the call refused (clear-back before answer)"
+    x.clear()
+    assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
+    wait_for(lambda: ch.available, 5, "the channel is free for the next call")

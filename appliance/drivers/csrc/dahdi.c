@@ -258,7 +258,7 @@ int vb_dahdi_bind(vb_board_t *b, int chan, int channo, const char *device)
     d->channo = channo;
     d->fd = fd;
     d->ops = ops;
-    d->alarm = p.chan_alarms != 0;
+    d->alarm = (int) p.chan_alarms;
     d->phone_offhook = kind == VB_KIND_FXS && p.rxisoffhook;
     d->cas_rx = p.rxbits & 0xF;
     d->hook_tx = 0;
@@ -329,6 +329,7 @@ int vb_dahdi_card_stats(vb_board_t *b, int chan, vb_dahdi_card_stats_t *st)
 
 static void on_event(vb_board_t *b, dchan_t *d, int ev)
 {
+    struct dahdi_params p;
     int bits;
 
     d->st.events++;
@@ -337,7 +338,9 @@ static void on_event(vb_board_t *b, dchan_t *d, int ev)
         return;                 /* the engine detects DTMF itself */
     switch (ev) {
     case DAHDI_EVENT_ALARM:
-        d->alarm = 1;
+        d->alarm = DAHDI_ALARM_RED;         /* unless the channel says which */
+        if (d->ops->ioctl(d->fd, DAHDI_GET_PARAMS, &p) == 0 && p.chan_alarms != 0)
+            d->alarm = (int) p.chan_alarms;
         break;
     case DAHDI_EVENT_NOALARM:
         d->alarm = 0;
@@ -467,6 +470,11 @@ static uint16_t rx_bits(dchan_t *d)
                                   : d->kind == VB_KIND_FXS ? VB_KIND_FXO : VB_KIND_E1) & 3)
                                 << VB_BIT_KIND_SHIFT);
 
+    if (d->kind == VB_KIND_E1 && d->alarm && !(d->alarm & ~(DAHDI_ALARM_BLUE | DAHDI_ALARM_YELLOW))) {
+        /* the framer has frames: blue (AIS) and yellow (RAI) reach the engine as on the cable */
+        bits |= VB_BIT_PRESENT | ((d->alarm & DAHDI_ALARM_BLUE) ? VB_BIT_AIS : VB_BIT_RAI);
+        return (uint16_t) (bits | ((d->cas_rx & 0xF) << VB_BIT_CAS_SHIFT));
+    }
     if (d->alarm)
         return bits;
     bits |= VB_BIT_PRESENT;

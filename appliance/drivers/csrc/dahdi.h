@@ -36,7 +36,7 @@ typedef struct {
     int bound;              /* 1 while the channel is bound */
     int channo;             /* DAHDI channel number */
     int sigtype;            /* DAHDI_SIG_* from GET_PARAMS */
-    int alarm;              /* 1 while DAHDI reports an alarm (ALARM without NOALARM yet) */
+    int alarm;              /* DAHDI_ALARM_* mask while DAHDI reports an alarm (0: none) */
     uint64_t reads;         /* blocks read */
     uint64_t underruns;     /* ticks without a block (EAGAIN): silence went up instead */
     uint64_t short_reads;   /* reads shorter than a block (padded with silence) */
@@ -90,7 +90,8 @@ int vb_dahdi_fake_reset(void);
 int vb_dahdi_fake_add(int channo, int sigtype);
 int vb_dahdi_fake_event(int channo, int event);
 int vb_dahdi_fake_set_rxbits(int channo, int bits);
-int vb_dahdi_fake_alarm(int channo, int on);
+int vb_dahdi_fake_alarm(int channo, int alarms);
+int vb_dahdi_fake_patch(int a, int b);
 int vb_dahdi_fake_push_rx(int channo, const uint8_t *data, int n);
 int vb_dahdi_fake_pull_tx(int channo, uint8_t *out, int max);
 int vb_dahdi_fake_state(int channo, vb_dahdi_fake_state_t *st);

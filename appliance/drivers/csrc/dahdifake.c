@@ -21,6 +21,13 @@
  *
  * Tests drive it through vb_dahdi_fake_*: channels, events, rx bits,
  * alarms, RX audio in, TX audio out, and the state the backend left.
+ *
+ * vb_dahdi_fake_patch(a, b) crosses two CAS channels as an E1 crossover
+ * cable between two spans of the card would: what is written on one is read
+ * on the other, its SETTXBITS are the other's rx bits (BITSCHANGED queued),
+ * so two boards on this backend can signal R2 to each other through the
+ * real card code path.  Alarms take DAHDI's masks (RED, BLUE, YELLOW) and,
+ * as dahdi_alarm_channel() does, queue ALARM / NOALARM when the mask changes.
  */
 #include "vb_internal.h"
 #include "dahdi.h"
@@ -40,6 +47,8 @@
 #define RX_CAP          (256 * VB_N)
 #define TX_CAP          (1500 * VB_N)   /* 30 s */
 #define DEFAULT_BLOCK   1024
+#define PATCH_PREFILL   (2 * VB_N)      /* jitter allowance of a patched channel: 40 ms */
+#define ALAW_SILENCE    0xD5
 
 typedef struct {
     uint8_t *buf;
@@ -64,6 +73,7 @@ typedef struct {
     int ev[FAKE_EVENTS];
     int ev_head;
     int ev_count;
+    int peer;               /* patched to this channel (0: none) */
     bfifo_t rx;
     bfifo_t tx;
 } fchan_t;
@@ -230,6 +240,14 @@ static int do_hook(fchan_t *c, int v)
     return 0;
 }
 
+static int set_rxbits(fchan_t *c, int bits)
+{
+    if (c->rxbits == (bits & 0xF))
+        return 0;
+    c->rxbits = bits & 0xF;
+    return c->sigtype == DAHDI_SIG_CAS && queue_event(c, DAHDI_EVENT_BITSCHANGED) < 0 ? -VB_EFULL : 0;
+}
+
 static void fill_params(const fchan_t *c, int channo, struct dahdi_params *p)
 {
     memset(p, 0, sizeof(*p));
@@ -280,6 +298,8 @@ static int chan_ioctl(ffile_t *f, fchan_t *c, unsigned long req, int *ip, void *
         if (c->sigtype != DAHDI_SIG_CAS)
             return fail(EINVAL);
         c->txbits = *ip & 0xF;
+        if (c->peer)
+            set_rxbits(&f_chan[c->peer], c->txbits);
         return 0;
     case DAHDI_GETRXBITS:
         if (c->sigtype != DAHDI_SIG_CAS)
@@ -350,7 +370,10 @@ static ssize_t f_write(int fd, const void *buf, size_t n)
         rc = fail(EINVAL);
     else if (c->ev_count > 0)
         rc = fail(ELAST);
-    else if (c->tx.cap - c->tx.count < (int) n)
+    else if (c->peer) {
+        fifo_put(&f_chan[c->peer].rx, buf, (int) n);    /* the far end overruns: dropped */
+        rc = (ssize_t) n;
+    } else if (c->tx.cap - c->tx.count < (int) n)
         rc = fail(EAGAIN);
     else {
         fifo_put(&c->tx, buf, (int) n);
@@ -445,29 +468,65 @@ int vb_dahdi_fake_set_rxbits(int channo, int bits)
     int rc = -VB_ECHAN;
 
     pthread_mutex_lock(&f_lock);
+    if ((c = chan_of(channo)) != NULL)
+        rc = set_rxbits(c, bits);
+    pthread_mutex_unlock(&f_lock);
+    return rc;
+}
+
+static int set_alarms(fchan_t *c, int alarms)
+{
+    if (c->alarms == alarms)
+        return 0;
+    c->alarms = alarms;
+    return queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM) < 0 ? -VB_EFULL : 0;
+}
+
+/* alarms: a DAHDI_ALARM_* mask (0 clears; 1 means red, as "on") */
+int vb_dahdi_fake_alarm(int channo, int alarms)
+{
+    fchan_t *c;
+    int rc = -VB_ECHAN;
+
+    if (alarms == 1)
+        alarms = DAHDI_ALARM_RED;
+    pthread_mutex_lock(&f_lock);
     if ((c = chan_of(channo)) != NULL) {
         rc = 0;
-        if (c->rxbits != (bits & 0xF)) {
-            c->rxbits = bits & 0xF;
-            if (c->sigtype == DAHDI_SIG_CAS)
-                rc = queue_event(c, DAHDI_EVENT_BITSCHANGED) < 0 ? -VB_EFULL : 0;
+        rc = set_alarms(c, alarms);
+        if (rc == 0 && c->peer) {
+            /* the far framer loses our frames: it sends RAI, and its own end is in yellow */
+            fchan_t *p = &f_chan[c->peer];
+
+            if (alarms & (DAHDI_ALARM_RED | DAHDI_ALARM_BLUE))
+                rc = set_alarms(p, p->alarms | DAHDI_ALARM_YELLOW);
+            else if (p->alarms & DAHDI_ALARM_YELLOW)
+                rc = set_alarms(p, p->alarms & ~DAHDI_ALARM_YELLOW);
         }
     }
     pthread_mutex_unlock(&f_lock);
     return rc;
 }
 
-int vb_dahdi_fake_alarm(int channo, int on)
+/* Cross two CAS channels (an E1 crossover cable between two spans); each starts with
+   PATCH_PREFILL bytes of silence queued, the jitter allowance between two boards' ticks. */
+int vb_dahdi_fake_patch(int a, int b)
 {
-    fchan_t *c;
+    static const uint8_t silence[PATCH_PREFILL] = { [0 ... PATCH_PREFILL - 1] = ALAW_SILENCE };
+    fchan_t *ca, *cb;
     int rc = -VB_ECHAN;
 
     pthread_mutex_lock(&f_lock);
-    if ((c = chan_of(channo)) != NULL) {
-        rc = 0;
-        if ((c->alarms != 0) != (on != 0)) {
-            c->alarms = on ? DAHDI_ALARM_RED : 0;
-            rc = queue_event(c, on ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM) < 0 ? -VB_EFULL : 0;
+    if ((ca = chan_of(a)) != NULL && (cb = chan_of(b)) != NULL && a != b) {
+        rc = -VB_EKIND;
+        if (ca->sigtype == DAHDI_SIG_CAS && cb->sigtype == DAHDI_SIG_CAS && !ca->peer && !cb->peer) {
+            ca->peer = b;
+            cb->peer = a;
+            fifo_put(&ca->rx, silence, PATCH_PREFILL);
+            fifo_put(&cb->rx, silence, PATCH_PREFILL);
+            set_rxbits(ca, cb->txbits);
+            set_rxbits(cb, ca->txbits);
+            rc = 0;
         }
     }
     pthread_mutex_unlock(&f_lock);
