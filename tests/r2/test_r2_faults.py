@@ -9,6 +9,7 @@ import pytest
 from gevent.event import AsyncResult
 
 from appliance.voiceboard.channel import Channel
+from appliance.voiceboard.errors import CallFailed
 from appliance.voiceboard.r2 import ExchangeState
 
 from .conftest import R2Site, answer_and_hold
@@ -83,3 +84,27 @@ def test_garbage_cas_during_an_answered_call(site: R2Site) -> None:
     site.wait_idle(0, timeout=10)
     assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
     _good_call(site, 0)
+
+
+def test_glare_both_ends_seize_the_same_channel_at_once(site: R2Site) -> None:
+    """Double seizure: the exchange and we seize channel 1 in the same frame.  Our call fails
+    cleanly (no hang), nothing is offered, and once the exchange gives up the channel works in
+    both directions again."""
+    offered: list[str] = []
+    site.site.board.call_handler = lambda ch: offered.append(ch.caller_id)
+    x = site.exchanges[1]
+    x.configure(answer_ms=300)
+    x.call("13800138000", "95566001")              # its seizure reaches us on the next frame
+    with pytest.raises(CallFailed):
+        with gevent.Timeout(30, AssertionError("dial hung in glare")):
+            site.span.dial("95566002", ani="13800000001")   # highest free channel first: channel 1
+    assert not offered, "neither call is half-offered"
+    x.clear()
+    assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
+    site.wait_idle(1)
+    _good_call(site, 1)
+    ch = site.span.dial("95566003", ani="13800000001")
+    assert ch.index == 1 and x.received()[1] == "95566003"
+    ch.hangup()
+    assert x.wait_state(ExchangeState.IDLE, timeout=5) is ExchangeState.IDLE
+    site.wait_idle(1)
