@@ -66,12 +66,16 @@ def _article(row: Sequence[Any]) -> Article:
     return Article(*v)
 
 
+def grams_of(title: str, keywords: str) -> set[str]:
+    """The 2-character parts of the title and of each keyword (what a 2-character search finds)."""
+    parts = [p.strip() for p in (title, *keywords.replace("，", ",").split(","))]
+    return {g for p in parts for g in (p[i:i + 2] for i in range(len(p) - 1)) if not any(c.isspace() for c in g)}
+
+
 def _grams(article_id: int, title: str, keywords: str) -> None:
     db = database()
     db.execute_sql("DELETE FROM kb_gram WHERE article_id = ?", (article_id,))
-    grams = {part[i:i + 2] for part in (title, *keywords.replace("，", ",").split(","))
-             for i in range(len(part.strip()) - 1)}
-    for gram in sorted(g for g in grams if len(g) == 2 and not g.isspace()):
+    for gram in sorted(grams_of(title, keywords)):
         db.execute_sql("INSERT OR IGNORE INTO kb_gram(gram, article_id) VALUES (?, ?)", (gram, article_id))
 
 
