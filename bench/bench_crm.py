@@ -6,7 +6,8 @@ uses (so the figures include the hop from the calling greenlet to the database t
 
 - phone lookup (``customer.find_by_phone``, the screen pop) with numbers of existing customers,
   typed in varied formats;
-- 2-character name search (``customer.search(name, field='name')``: index prefix + bigram table);
+- 1- and 2-character name search (``customer.search(name, field='name')``: index prefix + bigram
+  table), 2-character region search (index prefix);
 - address search (``customer.search(road + number, field='address')``: FTS5 trigram);
 - KB search (``kb.search``): 2-character topics (gram table) and longer phrases (trigram).
 
@@ -38,8 +39,13 @@ def _timed(queries: list[Any], fn: Callable[[Any], list[Any]]) -> dict[str, Any]
         times.append((time.perf_counter() - t0) * 1000)
         found += bool(rows)
     times.sort()
-    return {"p50_ms": round(statistics.median(times), 3), "p99_ms": round(times[int(len(times) * 0.99) - 1], 3),
-            "max_ms": round(times[-1], 3), "queries": len(times), "with_results": found}
+    return {
+        "p50_ms": round(statistics.median(times), 3),
+        "p99_ms": round(times[int(len(times) * 0.99) - 1], 3),
+        "max_ms": round(times[-1], 3),
+        "queries": len(times),
+        "with_results": found,
+    }
 
 
 def run() -> dict[str, Any]:
@@ -53,23 +59,43 @@ def run() -> dict[str, Any]:
             demo.generate(customers=CUSTOMERS, articles=ARTICLES, orders=0, seed=6)
             generate_s = time.perf_counter() - t0
             size_mb = round(db.db_path().stat().st_size / 2**20, 1)
-            numbers = [r[0] for r in db.execute(
-                "SELECT number FROM customer_phone WHERE id IN (SELECT abs(random()) % (SELECT max(id) FROM"
-                " customer_phone) + 1 FROM customer_phone LIMIT ?)", [QUERIES])]
-            styles = [lambda n: n, lambda n: f"+86 {n[:3]} {n[3:7]} {n[7:]}", lambda n: f"0086-{n}",
-                      lambda n: f"{n[:3]}-{n[3:7]}-{n[7:]}"]
+            numbers = [
+                r[0]
+                for r in db.execute(
+                    "SELECT number FROM customer_phone WHERE id IN (SELECT abs(random()) %"
+                    " (SELECT max(id) FROM"
+                    " customer_phone) + 1 FROM customer_phone LIMIT ?)",
+                    [QUERIES],
+                )
+            ]
+            styles = [
+                lambda n: n,
+                lambda n: f"+86 {n[:3]} {n[3:7]} {n[7:]}",
+                lambda n: f"0086-{n}",
+                lambda n: f"{n[:3]}-{n[3:7]}-{n[7:]}",
+            ]
             phones = [rng.choice(styles)(n) for n in numbers]
             two_char = [rng.choice(demo.SURNAMES) + rng.choice(demo.GIVEN) for _ in range(QUERIES)]
             addresses = [f"{rng.choice(demo.ROADS)}{rng.randint(1, 399)}号" for _ in range(QUERIES)]
             kb2 = [rng.choice(demo.KB_TOPICS)[:2] for _ in range(QUERIES)]
             kb3 = [rng.choice(demo.KB_TOPICS) + rng.choice(demo.KB_PROBLEMS)[:2] for _ in range(QUERIES)]
-            for q in phones[:20]:      # warm the cache a little, as a running box would be
+            for q in phones[:20]:  # warm the cache a little, as a running box would be
                 customer.find_by_phone(q)
             result = {
-                "customers": CUSTOMERS, "articles": ARTICLES, "generate_s": round(generate_s, 1),
+                "customers": CUSTOMERS,
+                "articles": ARTICLES,
+                "generate_s": round(generate_s, 1),
                 "db_mb": size_mb,
                 "phone_lookup": _timed(phones, customer.find_by_phone),
                 "name_search_2char": _timed(two_char, lambda q: customer.search(q, field="name")),
+                "name_search_1char": _timed(
+                    [rng.choice(demo.SURNAMES) for _ in range(QUERIES)],
+                    lambda q: customer.search(q, field="name"),
+                ),
+                "region_search_2char": _timed(
+                    [rng.choice(demo.DISTRICTS)[0][:2] for _ in range(QUERIES)],
+                    lambda q: customer.search(q, field="address"),
+                ),
                 "address_search": _timed(addresses, lambda q: customer.search(q, field="address")),
                 "kb_search_2char": _timed(kb2, kb.search),
                 "kb_search_3plus": _timed(kb3, kb.search),

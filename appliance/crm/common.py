@@ -13,8 +13,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-TZ_CN = _dt.timezone(_dt.timedelta(hours=8), "CST")   # serial numbers and displays use Beijing time
-MAX_SEARCH = 64                                          # characters of a search text
+TZ_CN = _dt.timezone(_dt.timedelta(hours=8), "CST")  # serial numbers and displays use Beijing time
+MAX_SEARCH = 64  # characters of a search text
 
 
 class CrmError(ValueError):
@@ -39,13 +39,13 @@ class Actor:
 
     username: str
     role: str = "agent"
-    team_id: int | None = None      # the technician team of a technician
-    source: str = "web"             # 'web', 'ivr', 'console', 'system'
+    team_id: int | None = None  # the technician team of a technician
+    source: str = "web"  # 'web', 'ivr', 'console', 'system'
 
 
 SYSTEM = Actor("system", "system", None, "system")
 
-# ---- clock ----------------------------------------------------------------------------------------------
+# ---- clock ---------------------------------------------------------------------------------------
 
 _clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC)  # noqa: E731
 
@@ -69,7 +69,7 @@ def now_iso() -> str:
     return iso(now())
 
 
-# ---- input checks -----------------------------------------------------------------------------------------
+# ---- input checks --------------------------------------------------------------------------------
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 
@@ -111,7 +111,7 @@ def search_text(value: object) -> str:
     return text(value, "查询内容", MAX_SEARCH, required=True)
 
 
-# ---- search building blocks -------------------------------------------------------------------------------------
+# ---- search building blocks ----------------------------------------------------------------------
 
 
 def fts_phrase(value: str) -> str:
@@ -131,4 +131,4 @@ def prefix_bounds(value: str) -> tuple[str, str]:
 
 def bigrams(value: str) -> list[str]:
     """The 2-character substrings of ``value`` after its first character (see customer.py)."""
-    return sorted({value[i:i + 2] for i in range(1, len(value) - 1)})
+    return sorted({value[i : i + 2] for i in range(1, len(value) - 1)})

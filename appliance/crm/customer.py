@@ -50,7 +50,7 @@ from appliance.crm.db import database, db_task
 log = logging.getLogger(__name__)
 
 GENDERS = ("", "M", "F")
-GRADES = ("vip", "normal", "by_fee")            # VIP / 普通 / 按缴费
+GRADES = ("vip", "normal", "by_fee")  # VIP / 普通 / 按缴费
 GRADE_NAMES = {"vip": "VIP", "normal": "普通", "by_fee": "按缴费"}
 MAX_PHONES = 8
 MAX_RELATED = 20
@@ -63,21 +63,57 @@ ACCOUNT_RE = re.compile(r"[0-9A-Za-z-]{1,32}")
 _PHONE_CHARS_RE = re.compile(r"[0-9+\s\-().]+")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
-LIMITS = {"name": 64, "email": 128, "address": 200, "region": 64, "region_code": 12, "meter_type": 32,
-          "notes": 2000, "kind": 16, "relation": 16}
+LIMITS = {
+    "name": 64,
+    "email": 128,
+    "address": 200,
+    "region": 64,
+    "region_code": 12,
+    "meter_type": 32,
+    "notes": 2000,
+    "kind": 16,
+    "relation": 16,
+}
 
-_COLUMNS = ("id", "account_no", "name", "gender", "email", "address", "region", "region_code",
-            "household_size", "floor", "meter_type", "grade", "notes", "balance_fen", "created_at",
-            "updated_at")
+_COLUMNS = (
+    "id",
+    "account_no",
+    "name",
+    "gender",
+    "email",
+    "address",
+    "region",
+    "region_code",
+    "household_size",
+    "floor",
+    "meter_type",
+    "grade",
+    "notes",
+    "balance_fen",
+    "created_at",
+    "updated_at",
+)
 _SELECT = "SELECT " + ", ".join(f"c.{c}" for c in _COLUMNS) + " FROM customer c"
-EDITABLE = ("name", "gender", "email", "address", "region", "region_code", "household_size", "floor",
-            "meter_type", "grade", "notes", "balance_fen")
+EDITABLE = (
+    "name",
+    "gender",
+    "email",
+    "address",
+    "region",
+    "region_code",
+    "household_size",
+    "floor",
+    "meter_type",
+    "grade",
+    "notes",
+    "balance_fen",
+)
 
 
 @dataclass(frozen=True)
 class Phone:
-    number: str     # normalized digits
-    raw: str        # as entered
+    number: str  # normalized digits
+    raw: str  # as entered
     kind: str = ""  # 'mobile', 'home', 'work', ...
 
 
@@ -100,7 +136,7 @@ class Customer:
     created_at: str
     updated_at: str
     phones: tuple[Phone, ...] = ()
-    related: tuple[tuple[int, str], ...] = ()     # (customer id, relation)
+    related: tuple[tuple[int, str], ...] = ()  # (customer id, relation)
     has_pin: bool = False
 
     @property
@@ -119,7 +155,7 @@ class CustomerHit:
     region: str
 
 
-# ---- phones -----------------------------------------------------------------------------------------------
+# ---- phones --------------------------------------------------------------------------------------
 
 
 def normalize_phone(raw: object) -> str:
@@ -149,11 +185,11 @@ def normalize_phone(raw: object) -> str:
     elif len(digits) == 13 and digits.startswith("861"):
         digits = digits[2:]
     if international and digits and not digits.startswith(("0", "1")):
-        digits = "0" + digits                          # +86 10 ... : the area code without its 0
+        digits = "0" + digits  # +86 10 ... : the area code without its 0
     elif international and digits.startswith("1") and len(digits) in (10, 11) and digits[1] in "0":
-        digits = "0" + digits                          # +86 10 6552 1234 (Beijing), 10 digits
+        digits = "0" + digits  # +86 10 6552 1234 (Beijing), 10 digits
     if len(digits) == 12 and digits.startswith("01") and digits[2] in "3456789":
-        digits = digits[1:]                            # trunk prefix 0 before a mobile (another city)
+        digits = digits[1:]  # trunk prefix 0 before a mobile (another city)
     if digits.startswith("1") and len(digits) >= 10 and len(digits) != 11:
         raise InvalidInput(f"手机号码应为11位：{value[:32]!r}")
     if len(digits) == 11 and digits.startswith("1") and digits[1] not in "3456789":
@@ -168,6 +204,8 @@ def _phones(values: Sequence[object]) -> list[Phone]:
         raise InvalidInput(f"电话最多{MAX_PHONES}个")
     out: dict[str, Phone] = {}
     for item in values:
+        raw: object
+        kind: object
         if isinstance(item, Phone):
             raw, kind = item.raw, item.kind
         elif isinstance(item, tuple) and len(item) == 2:
@@ -179,7 +217,7 @@ def _phones(values: Sequence[object]) -> list[Phone]:
     return list(out.values())
 
 
-# ---- validation -------------------------------------------------------------------------------------------
+# ---- validation ----------------------------------------------------------------------------------
 
 
 def _account(value: object) -> str:
@@ -196,19 +234,29 @@ def _fields(values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key in ("household_size", "floor"):
-            out[key] = integer(value, {"household_size": "家庭人数", "floor": "楼层"}[key],
-                               0 if key == "household_size" else -10, 200)
+            out[key] = integer(
+                value,
+                {"household_size": "家庭人数", "floor": "楼层"}[key],
+                0 if key == "household_size" else -10,
+                200,
+            )
         elif key == "balance_fen":
-            out[key] = integer(value, "余额（分）", -10**12, 10**12)
+            out[key] = integer(value, "余额（分）", -(10**12), 10**12)
         elif key == "gender":
             out[key] = choice(value or "", "性别", GENDERS)
         elif key == "grade":
             out[key] = choice(value, "客户等级", GRADES)
         else:
-            label = {"name": "姓名", "email": "电子邮件", "address": "地址", "region": "片区",
-                     "region_code": "片区代码", "meter_type": "表具类型", "notes": "备注"}[key]
-            out[key] = text(value, label, LIMITS[key], required=key == "name",
-                            multiline=key == "notes")
+            label = {
+                "name": "姓名",
+                "email": "电子邮件",
+                "address": "地址",
+                "region": "片区",
+                "region_code": "片区代码",
+                "meter_type": "表具类型",
+                "notes": "备注",
+            }[key]
+            out[key] = text(value, label, LIMITS[key], required=key == "name", multiline=key == "notes")
     if out.get("email") and not _EMAIL_RE.fullmatch(out["email"]):
         raise InvalidInput(f"电子邮件地址无效：{out['email']!r}")
     if creating and not out.get("name"):
@@ -216,18 +264,28 @@ def _fields(values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     return out
 
 
-# ---- rows -------------------------------------------------------------------------------------------------
+# ---- rows ----------------------------------------------------------------------------------------
 
 
 def _customer(row: Sequence[Any]) -> Customer:
     db = database()
     cid = int(row[0])
-    phones = tuple(Phone(str(n), str(r), str(k)) for n, r, k in db.execute_sql(
-        "SELECT number, raw, kind FROM customer_phone WHERE customer_id = ? ORDER BY id", (cid,)))
-    related = tuple((int(r), str(rel)) for r, rel in db.execute_sql(
-        "SELECT related_id, relation FROM customer_relation WHERE customer_id = ? ORDER BY related_id", (cid,)))
+    phones = tuple(
+        Phone(str(n), str(r), str(k))
+        for n, r, k in db.execute_sql(
+            "SELECT number, raw, kind FROM customer_phone WHERE customer_id = ? ORDER BY id", (cid,)
+        )
+    )
+    related = tuple(
+        (int(r), str(rel))
+        for r, rel in db.execute_sql(
+            "SELECT related_id, relation FROM customer_relation WHERE customer_id = ? ORDER BY related_id",
+            (cid,),
+        )
+    )
     has_pin = db.execute_sql("SELECT pin_hash IS NOT NULL FROM customer WHERE id = ?", (cid,)).fetchone()[0]
-    return Customer(*row, phones=phones, related=related, has_pin=bool(has_pin))  # type: ignore[arg-type]
+    values: dict[str, Any] = dict(zip(_COLUMNS, row, strict=True))
+    return Customer(**values, phones=phones, related=related, has_pin=bool(has_pin))
 
 
 def _hit(row: Sequence[Any]) -> CustomerHit:
@@ -238,15 +296,19 @@ def _store_grams(cid: int, name: str) -> None:
     db = database()
     db.execute_sql("DELETE FROM customer_name_gram WHERE customer_id = ?", (cid,))
     for gram in bigrams(name):
-        db.execute_sql("INSERT OR IGNORE INTO customer_name_gram(gram, customer_id) VALUES (?, ?)", (gram, cid))
+        db.execute_sql(
+            "INSERT OR IGNORE INTO customer_name_gram(gram, customer_id) VALUES (?, ?)", (gram, cid)
+        )
 
 
 def _store_phones(cid: int, phones: list[Phone]) -> None:
     db = database()
     db.execute_sql("DELETE FROM customer_phone WHERE customer_id = ?", (cid,))
     for p in phones:
-        db.execute_sql("INSERT INTO customer_phone(customer_id, number, raw, kind) VALUES (?, ?, ?, ?)",
-                       (cid, p.number, p.raw, p.kind))
+        db.execute_sql(
+            "INSERT INTO customer_phone(customer_id, number, raw, kind) VALUES (?, ?, ?, ?)",
+            (cid, p.number, p.raw, p.kind),
+        )
 
 
 def _store_related(cid: int, related: Sequence[tuple[int, str]]) -> None:
@@ -265,12 +327,18 @@ def _store_related(cid: int, related: Sequence[tuple[int, str]]) -> None:
         db.execute_sql("INSERT OR REPLACE INTO customer_relation VALUES (?, ?, ?)", (other, cid, rel))
 
 
-# ---- create, update, get -------------------------------------------------------------------------------------
+# ---- create, update, get -------------------------------------------------------------------------
 
 
 @db_task
-def _insert(actor: Actor, account: str, fields: dict[str, Any], phones: list[Phone],
-            related: Sequence[tuple[int, str]], pin_hash: str | None) -> Customer:
+def _insert(
+    actor: Actor,
+    account: str,
+    fields: dict[str, Any],
+    phones: list[Phone],
+    related: Sequence[tuple[int, str]],
+    pin_hash: str | None,
+) -> Customer:
     db = database()
     with db.atomic():
         if db.execute_sql("SELECT 1 FROM customer WHERE account_no = ?", (account,)).fetchone():
@@ -279,14 +347,24 @@ def _insert(actor: Actor, account: str, fields: dict[str, Any], phones: list[Pho
         columns = ["account_no", *fields, "pin_hash", "created_at", "updated_at"]
         cursor = db.execute_sql(
             f"INSERT INTO customer({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            (account, *fields.values(), pin_hash, stamp, stamp))
+            (account, *fields.values(), pin_hash, stamp, stamp),
+        )
         cid = int(cursor.lastrowid)
         _store_phones(cid, phones)
         _store_grams(cid, fields["name"])
         _store_related(cid, related)
-        audit.record("customer_create", actor=actor.username, source=actor.source, target=f"customer:{cid}",
-                     details={"account_no": account, "name": fields["name"],
-                              "phones": [p.number for p in phones], "pin_set": pin_hash is not None})
+        audit.record(
+            "customer_create",
+            actor=actor.username,
+            source=actor.source,
+            target=f"customer:{cid}",
+            details={
+                "account_no": account,
+                "name": fields["name"],
+                "phones": [p.number for p in phones],
+                "pin_set": pin_hash is not None,
+            },
+        )
         return _get(cid)
 
 
@@ -298,9 +376,16 @@ def _pin_hash(pin: str | None) -> str | None:
     return users.hash_password(pin)
 
 
-def create_customer(actor: Actor, account_no: str, name: str, *, phones: Sequence[object] = (),
-                    related: Sequence[tuple[int, str]] = (), pin: str | None = None,
-                    **fields: Any) -> Customer:
+def create_customer(
+    actor: Actor,
+    account_no: str,
+    name: str,
+    *,
+    phones: Sequence[object] = (),
+    related: Sequence[tuple[int, str]] = (),
+    pin: str | None = None,
+    **fields: Any,
+) -> Customer:
     """Create a customer; raises InvalidInput (bad field, duplicate account) or NotFound (related)."""
     account = _account(account_no)
     values = _fields({"name": name, **fields}, creating=True)
@@ -309,8 +394,14 @@ def create_customer(actor: Actor, account_no: str, name: str, *, phones: Sequenc
 
 
 @db_task
-def _update(actor: Actor, cid: int, values: dict[str, Any], phones: list[Phone] | None,
-            related: Sequence[tuple[int, str]] | None, pin_hash: str | None) -> Customer:
+def _update(
+    actor: Actor,
+    cid: int,
+    values: dict[str, Any],
+    phones: list[Phone] | None,
+    related: Sequence[tuple[int, str]] | None,
+    pin_hash: str | None,
+) -> Customer:
     db = database()
     with db.atomic():
         before = _get(cid)
@@ -319,36 +410,56 @@ def _update(actor: Actor, cid: int, values: dict[str, Any], phones: list[Phone] 
             changes["pin_hash"] = pin_hash
         if changes:
             assignments = ", ".join(f"{k} = ?" for k in changes)
-            db.execute_sql(f"UPDATE customer SET {assignments}, pin_failures = "
-                           f"{'0' if pin_hash is not None else 'pin_failures'}, updated_at = ? WHERE id = ?",
-                           (*changes.values(), now_iso(), cid))
+            db.execute_sql(
+                f"UPDATE customer SET {assignments}, pin_failures = "
+                f"{'0' if pin_hash is not None else 'pin_failures'}, updated_at = ? WHERE id = ?",
+                (*changes.values(), now_iso(), cid),
+            )
         if "name" in changes:
             _store_grams(cid, changes["name"])
         if phones is not None:
             _store_phones(cid, phones)
         if related is not None:
             _store_related(cid, related)
-        details: dict[str, Any] = {k: {"old": getattr(before, k), "new": v} for k, v in changes.items()
-                                   if k != "pin_hash"}
+        details: dict[str, Any] = {
+            k: {"old": getattr(before, k), "new": v} for k, v in changes.items() if k != "pin_hash"
+        }
         if pin_hash is not None:
             details["pin_changed"] = True
         if phones is not None:
             details["phones"] = [p.number for p in phones]
         if related is not None:
             details["related"] = [r for r, _ in related]
-        audit.record("customer_update", actor=actor.username, source=actor.source, target=f"customer:{cid}",
-                     details=details)
+        audit.record(
+            "customer_update",
+            actor=actor.username,
+            source=actor.source,
+            target=f"customer:{cid}",
+            details=details,
+        )
         return _get(cid)
 
 
-def update_customer(actor: Actor, customer_id: int, *, phones: Sequence[object] | None = None,
-                    related: Sequence[tuple[int, str]] | None = None, pin: str | None = None,
-                    **fields: Any) -> Customer:
+def update_customer(
+    actor: Actor,
+    customer_id: int,
+    *,
+    phones: Sequence[object] | None = None,
+    related: Sequence[tuple[int, str]] | None = None,
+    pin: str | None = None,
+    **fields: Any,
+) -> Customer:
     """Change fields (only those given); ``phones``/``related`` replace the lists when given."""
     values = _fields(fields, creating=False)
     normalized = _phones(phones) if phones is not None else None
-    return _update(actor, int(customer_id), values, normalized,
-                   list(related) if related is not None else None, _pin_hash(pin))
+    return _update(
+        actor,
+        int(customer_id),
+        values,
+        normalized,
+        list(related) if related is not None else None,
+        _pin_hash(pin),
+    )
 
 
 def _get(cid: int) -> Customer:
@@ -369,14 +480,20 @@ def get_by_account(account_no: str) -> Customer | None:
     return _customer(row) if row is not None else None
 
 
-# ---- lookups and search -------------------------------------------------------------------------------------
+# ---- lookups and search --------------------------------------------------------------------------
 
 
 @db_task
 def _by_number(number: str) -> list[Customer]:
-    rows = database().execute_sql(
-        _SELECT + " JOIN customer_phone p ON p.customer_id = c.id WHERE p.number = ? ORDER BY c.id LIMIT 20",
-        (number,)).fetchall()
+    rows = (
+        database()
+        .execute_sql(
+            _SELECT
+            + " JOIN customer_phone p ON p.customer_id = c.id WHERE p.number = ? ORDER BY c.id LIMIT 20",
+            (number,),
+        )
+        .fetchall()
+    )
     return [_customer(r) for r in rows]
 
 
@@ -390,37 +507,60 @@ _HIT = "SELECT c.id, c.account_no, c.name, c.address, c.region FROM customer c"
 
 def _fts(column: str | None, value: str, limit: int) -> list[CustomerHit]:
     query = fts_phrase(value) if column is None else f"{column} : {fts_phrase(value)}"
-    rows = database().execute_sql(
-        _HIT + " WHERE c.id IN (SELECT rowid FROM customer_fts WHERE customer_fts MATCH ? LIMIT ?)"
-        " ORDER BY c.id", (query, limit)).fetchall()
+    rows = (
+        database()
+        .execute_sql(
+            _HIT + " WHERE c.id IN (SELECT rowid FROM customer_fts WHERE customer_fts MATCH ? LIMIT ?)"
+            " ORDER BY c.id",
+            (query, limit),
+        )
+        .fetchall()
+    )
     return [_hit(r) for r in rows]
 
 
 def _short_name(value: str, limit: int) -> list[CustomerHit]:
+    # Exact name first, then the prefix range in index order (no sort of, say, every 王).
     low, high = prefix_bounds(value)
     db = database()
-    rows = db.execute_sql(_HIT + " WHERE c.name >= ? AND c.name < ? ORDER BY c.name = ? DESC, c.name, c.id"
-                          " LIMIT ?", (low, high, value, limit)).fetchall()
-    hits = [_hit(r) for r in rows]
+    rows = db.execute_sql(_HIT + " WHERE c.name = ? ORDER BY c.id LIMIT ?", (value, limit)).fetchall()
+    rows += db.execute_sql(
+        _HIT + " WHERE c.name > ? AND c.name < ? ORDER BY c.name, c.id LIMIT ?", (low, high, limit)
+    ).fetchall()
+    hits = [_hit(r) for r in rows][:limit]
     if len(value) == 2 and len(hits) < limit:
         seen = {h.id for h in hits}
-        rows = db.execute_sql(_HIT + " JOIN customer_name_gram g ON g.customer_id = c.id WHERE g.gram = ?"
-                              " ORDER BY c.id LIMIT ?", (value, limit)).fetchall()
+        rows = db.execute_sql(
+            _HIT + " JOIN customer_name_gram g ON g.customer_id = c.id WHERE g.gram = ?"
+            " ORDER BY g.customer_id LIMIT ?",
+            (value, limit),
+        ).fetchall()
         hits += [h for h in map(_hit, rows) if h.id not in seen][: limit - len(hits)]
     return hits
 
 
 def _short_region(value: str, limit: int) -> list[CustomerHit]:
     low, high = prefix_bounds(value)
-    rows = database().execute_sql(_HIT + " WHERE c.region >= ? AND c.region < ? ORDER BY c.id LIMIT ?",
-                                  (low, high, limit)).fetchall()
+    rows = (
+        database()
+        .execute_sql(
+            _HIT + " WHERE c.region >= ? AND c.region < ? ORDER BY c.region, c.id LIMIT ?", (low, high, limit)
+        )
+        .fetchall()
+    )
     return [_hit(r) for r in rows]
 
 
 def _accounts(value: str, limit: int) -> list[CustomerHit]:
     low, high = prefix_bounds(value)
-    rows = database().execute_sql(_HIT + " WHERE c.account_no >= ? AND c.account_no < ? ORDER BY c.account_no"
-                                  " LIMIT ?", (low, high, limit)).fetchall()
+    rows = (
+        database()
+        .execute_sql(
+            _HIT + " WHERE c.account_no >= ? AND c.account_no < ? ORDER BY c.account_no LIMIT ?",
+            (low, high, limit),
+        )
+        .fetchall()
+    )
     return [_hit(r) for r in rows]
 
 
@@ -443,8 +583,14 @@ def search(query: str, *, field: str = "any", limit: int = SEARCH_LIMIT) -> list
             except InvalidInput:
                 number = ""
             if number:
-                rows = database().execute_sql(_HIT + " JOIN customer_phone p ON p.customer_id = c.id"
-                                              " WHERE p.number = ? LIMIT ?", (number, limit)).fetchall()
+                rows = (
+                    database()
+                    .execute_sql(
+                        _HIT + " JOIN customer_phone p ON p.customer_id = c.id WHERE p.number = ? LIMIT ?",
+                        (number, limit),
+                    )
+                    .fetchall()
+                )
                 hits += [_hit(r) for r in rows]
     if field == "account":
         return hits[:limit]
@@ -461,22 +607,25 @@ def search(query: str, *, field: str = "any", limit: int = SEARCH_LIMIT) -> list
     return list(unique.values())[:limit]
 
 
-# ---- balance by PIN (IVR self-service) ---------------------------------------------------------------------------
+# ---- balance by PIN (IVR self-service) -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PinCheck:
     ok: bool
-    reason: str                 # 'ok', 'bad_credentials', 'locked', 'no_pin', 'ended'
+    reason: str  # 'ok', 'bad_credentials', 'locked', 'no_pin', 'ended'
     balance_fen: int | None = None
     attempts_left: int = 0
-    end_call: bool = False      # the IVR says goodbye and hangs up
+    end_call: bool = False  # the IVR says goodbye and hangs up
 
 
 @db_task
 def _pin_row(account: str) -> tuple[int, str | None, float] | None:
-    row = database().execute_sql("SELECT id, pin_hash, pin_locked_until FROM customer WHERE account_no = ?",
-                                 (account,)).fetchone()
+    row = (
+        database()
+        .execute_sql("SELECT id, pin_hash, pin_locked_until FROM customer WHERE account_no = ?", (account,))
+        .fetchone()
+    )
     return (int(row[0]), row[1], float(row[2])) if row is not None else None
 
 
@@ -487,15 +636,25 @@ def _pin_outcome(actor: Actor, cid: int, ok: bool) -> int | None:
         if ok:
             db.execute_sql("UPDATE customer SET pin_failures = 0, pin_locked_until = 0 WHERE id = ?", (cid,))
             balance = db.execute_sql("SELECT balance_fen FROM customer WHERE id = ?", (cid,)).fetchone()[0]
-            audit.record("customer_balance_query", actor=actor.username, source=actor.source,
-                         target=f"customer:{cid}")
+            audit.record(
+                "customer_balance_query", actor=actor.username, source=actor.source, target=f"customer:{cid}"
+            )
             return int(balance)
-        failures = int(db.execute_sql("SELECT pin_failures FROM customer WHERE id = ?", (cid,)).fetchone()[0]) + 1
+        failures = (
+            int(db.execute_sql("SELECT pin_failures FROM customer WHERE id = ?", (cid,)).fetchone()[0]) + 1
+        )
         locked = time.time() + PIN_LOCK_SECONDS if failures >= PIN_LOCK_FAILURES else 0.0
-        db.execute_sql("UPDATE customer SET pin_failures = ?, pin_locked_until = ? WHERE id = ?",
-                       (0 if locked else failures, locked, cid))
-        audit.record("customer_pin_failed", actor=actor.username, source=actor.source, target=f"customer:{cid}",
-                     details={"consecutive_failures": failures, "locked": bool(locked)})
+        db.execute_sql(
+            "UPDATE customer SET pin_failures = ?, pin_locked_until = ? WHERE id = ?",
+            (0 if locked else failures, locked, cid),
+        )
+        audit.record(
+            "customer_pin_failed",
+            actor=actor.username,
+            source=actor.source,
+            target=f"customer:{cid}",
+            details={"consecutive_failures": failures, "locked": bool(locked)},
+        )
         return None
 
 
@@ -522,7 +681,7 @@ class PinSession:
             return PinCheck(False, "no_pin", attempts_left=self.max_attempts - self.failures)
         candidate = pin if isinstance(pin, str) and len(pin) <= 16 else ""
         if row is None:
-            users._verify_hash(users._dummy(), candidate)     # same cost: no account-number oracle
+            users._verify_hash(users._dummy(), candidate)  # same cost: no account-number oracle
             ok = False
         else:
             assert row[1] is not None
@@ -536,7 +695,7 @@ class PinSession:
         return PinCheck(False, "bad_credentials", None, left, end_call=left <= 0)
 
 
-# ---- history hook ---------------------------------------------------------------------------------------------
+# ---- history hook --------------------------------------------------------------------------------
 
 HistorySource = Callable[[int], list[dict[str, Any]]]
 _history_sources: dict[str, HistorySource] = {}
@@ -551,7 +710,7 @@ def history(customer_id: int) -> dict[str, list[dict[str, Any]]]:
     """What exists about a customer, newest first: {'tickets': [...], 'calls': [...], ...}."""
     from appliance.crm import workorder  # noqa: F401  (registers 'tickets')
 
-    get_customer(customer_id)   # NotFound for an unknown id
+    get_customer(customer_id)  # NotFound for an unknown id
     out: dict[str, list[dict[str, Any]]] = {"calls": [], "tickets": []}
     for name, source in sorted(_history_sources.items()):
         out[name] = source(int(customer_id))

@@ -279,7 +279,8 @@ def _m004_crm(db: SqliteDatabase) -> None:
         """CREATE VIRTUAL TABLE kb_fts USING fts5(
             title, body, keywords, content='kb_article', content_rowid='id', tokenize='trigram')""",
         """CREATE TRIGGER kb_fts_ai AFTER INSERT ON kb_article BEGIN
-            INSERT INTO kb_fts(rowid, title, body, keywords) VALUES (new.id, new.title, new.body, new.keywords);
+            INSERT INTO kb_fts(rowid, title, body, keywords)
+            VALUES (new.id, new.title, new.body, new.keywords);
             END""",
         """CREATE TRIGGER kb_fts_ad AFTER DELETE ON kb_article BEGIN
             INSERT INTO kb_fts(kb_fts, rowid, title, body, keywords)
@@ -287,7 +288,8 @@ def _m004_crm(db: SqliteDatabase) -> None:
         """CREATE TRIGGER kb_fts_au AFTER UPDATE OF title, body, keywords ON kb_article BEGIN
             INSERT INTO kb_fts(kb_fts, rowid, title, body, keywords)
             VALUES ('delete', old.id, old.title, old.body, old.keywords);
-            INSERT INTO kb_fts(rowid, title, body, keywords) VALUES (new.id, new.title, new.body, new.keywords);
+            INSERT INTO kb_fts(rowid, title, body, keywords)
+            VALUES (new.id, new.title, new.body, new.keywords);
             END""",
         """CREATE TABLE kb_question (
             id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.crm import audit, customer
-from appliance.crm.common import Actor, InvalidInput, NotFound, fts_phrase, like_escape, now_iso, search_text, text
+from appliance.crm.common import (
+    Actor,
+    InvalidInput,
+    NotFound,
+    fts_phrase,
+    like_escape,
+    now_iso,
+    search_text,
+    text,
+)
 from appliance.crm.db import database, db_task
 
 log = logging.getLogger(__name__)
@@ -69,7 +78,9 @@ def _article(row: Sequence[Any]) -> Article:
 def grams_of(title: str, keywords: str) -> set[str]:
     """The 2-character parts of the title and of each keyword (what a 2-character search finds)."""
     parts = [p.strip() for p in (title, *keywords.replace("，", ",").split(","))]
-    return {g for p in parts for g in (p[i:i + 2] for i in range(len(p) - 1)) if not any(c.isspace() for c in g)}
+    return {
+        g for p in parts for g in (p[i : i + 2] for i in range(len(p) - 1)) if not any(c.isspace() for c in g)
+    }
 
 
 def _grams(article_id: int, title: str, keywords: str) -> None:
@@ -86,7 +97,7 @@ def _get(article_id: int) -> Article:
     return _article(row)
 
 
-# ---- categories -------------------------------------------------------------------------------------------
+# ---- categories ----------------------------------------------------------------------------------
 
 
 @db_task
@@ -96,13 +107,23 @@ def create_category(actor: Actor, name: str, parent_id: int | None = None) -> Ca
     with db.atomic():
         if db.execute_sql("SELECT 1 FROM kb_category WHERE name = ?", (label,)).fetchone():
             raise InvalidInput(f"分类已存在：{label}")
-        if parent_id is not None and not db.execute_sql("SELECT 1 FROM kb_category WHERE id = ?",
-                                                        (parent_id,)).fetchone():
+        if (
+            parent_id is not None
+            and not db.execute_sql("SELECT 1 FROM kb_category WHERE id = ?", (parent_id,)).fetchone()
+        ):
             raise NotFound(f"上级分类不存在：{parent_id}")
-        cid = int(db.execute_sql("INSERT INTO kb_category(name, parent_id) VALUES (?, ?)",
-                                 (label, parent_id)).lastrowid)
-        audit.record("kb_category_create", actor=actor.username, source=actor.source, target=f"kb_category:{cid}",
-                     details={"name": label, "parent_id": parent_id})
+        cid = int(
+            db.execute_sql(
+                "INSERT INTO kb_category(name, parent_id) VALUES (?, ?)", (label, parent_id)
+            ).lastrowid
+        )
+        audit.record(
+            "kb_category_create",
+            actor=actor.username,
+            source=actor.source,
+            target=f"kb_category:{cid}",
+            details={"name": label, "parent_id": parent_id},
+        )
     return Category(cid, label, parent_id)
 
 
@@ -112,35 +133,55 @@ def categories() -> list[Category]:
     return [Category(int(a), str(b), None if c is None else int(c)) for a, b, c in rows]
 
 
-# ---- articles ---------------------------------------------------------------------------------------------
+# ---- articles ------------------------------------------------------------------------------------
 
 
 def _values(title: str, body: str, keywords: str) -> tuple[str, str, str]:
-    return (text(title, "标题", LIMITS["title"], required=True),
-            text(body, "正文", LIMITS["body"], multiline=True),
-            text(keywords, "关键词", LIMITS["keywords"]))
+    return (
+        text(title, "标题", LIMITS["title"], required=True),
+        text(body, "正文", LIMITS["body"], multiline=True),
+        text(keywords, "关键词", LIMITS["keywords"]),
+    )
 
 
 @db_task
 def _insert(actor: Actor, category_id: int | None, values: tuple[str, str, str], pinned: bool) -> Article:
     db = database()
     with db.atomic():
-        if category_id is not None and not db.execute_sql("SELECT 1 FROM kb_category WHERE id = ?",
-                                                          (category_id,)).fetchone():
+        if (
+            category_id is not None
+            and not db.execute_sql("SELECT 1 FROM kb_category WHERE id = ?", (category_id,)).fetchone()
+        ):
             raise NotFound(f"分类不存在：{category_id}")
         stamp = now_iso()
-        aid = int(db.execute_sql(
-            "INSERT INTO kb_article(category_id, title, body, keywords, pinned, created_at, created_by, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (category_id, *values, int(pinned), stamp, actor.username, stamp)).lastrowid)
+        aid = int(
+            db.execute_sql(
+                "INSERT INTO kb_article(category_id, title, body, keywords, pinned, created_at, created_by,"
+                " updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (category_id, *values, int(pinned), stamp, actor.username, stamp),
+            ).lastrowid
+        )
         _grams(aid, values[0], values[2])
-        audit.record("kb_article_create", actor=actor.username, source=actor.source, target=f"kb:{aid}",
-                     details={"title": values[0], "category_id": category_id, "pinned": pinned})
+        audit.record(
+            "kb_article_create",
+            actor=actor.username,
+            source=actor.source,
+            target=f"kb:{aid}",
+            details={"title": values[0], "category_id": category_id, "pinned": pinned},
+        )
         return _get(aid)
 
 
-def create_article(actor: Actor, title: str, body: str = "", *, keywords: str = "",
-                   category_id: int | None = None, pinned: bool = False) -> Article:
+def create_article(
+    actor: Actor,
+    title: str,
+    body: str = "",
+    *,
+    keywords: str = "",
+    category_id: int | None = None,
+    pinned: bool = False,
+) -> Article:
     return _insert(actor, category_id, _values(title, body, keywords), bool(pinned))
 
 
@@ -149,25 +190,46 @@ def _update(actor: Actor, article_id: int, changes: dict[str, Any]) -> Article:
     db = database()
     with db.atomic():
         before = _get(article_id)
-        if "category_id" in changes and changes["category_id"] is not None and not db.execute_sql(
-                "SELECT 1 FROM kb_category WHERE id = ?", (changes["category_id"],)).fetchone():
+        if (
+            "category_id" in changes
+            and changes["category_id"] is not None
+            and not db.execute_sql(
+                "SELECT 1 FROM kb_category WHERE id = ?", (changes["category_id"],)
+            ).fetchone()
+        ):
             raise NotFound(f"分类不存在：{changes['category_id']}")
         if changes:
             sets = ", ".join(f"{k} = ?" for k in changes)
-            db.execute_sql(f"UPDATE kb_article SET {sets}, updated_at = ? WHERE id = ?",
-                           (*changes.values(), now_iso(), article_id))
+            db.execute_sql(
+                f"UPDATE kb_article SET {sets}, updated_at = ? WHERE id = ?",
+                (*changes.values(), now_iso(), article_id),
+            )
         after = _get(article_id)
         if {"title", "keywords"} & set(changes):
             _grams(article_id, after.title, after.keywords)
-        audit.record("kb_article_update", actor=actor.username, source=actor.source, target=f"kb:{article_id}",
-                     details={k: ("(changed)" if k == "body" else {"old": getattr(before, k), "new": v})
-                              for k, v in changes.items()})
+        audit.record(
+            "kb_article_update",
+            actor=actor.username,
+            source=actor.source,
+            target=f"kb:{article_id}",
+            details={
+                k: ("(changed)" if k == "body" else {"old": getattr(before, k), "new": v})
+                for k, v in changes.items()
+            },
+        )
         return after
 
 
-def update_article(actor: Actor, article_id: int, *, title: str | None = None, body: str | None = None,
-                   keywords: str | None = None, category_id: int | None = None,
-                   pinned: bool | None = None) -> Article:
+def update_article(
+    actor: Actor,
+    article_id: int,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    keywords: str | None = None,
+    category_id: int | None = None,
+    pinned: bool | None = None,
+) -> Article:
     changes: dict[str, Any] = {}
     if title is not None:
         changes["title"] = text(title, "标题", LIMITS["title"], required=True)
@@ -196,22 +258,27 @@ def view_article(article_id: int) -> Article:
     """The article as an agent opens it: its view count goes up by one."""
     db = database()
     with db.atomic():
-        if not db.execute_sql("UPDATE kb_article SET views = views + 1 WHERE id = ?", (int(article_id),)).rowcount:
+        if not db.execute_sql(
+            "UPDATE kb_article SET views = views + 1 WHERE id = ?", (int(article_id),)
+        ).rowcount:
             raise NotFound(f"知识库文章不存在：{article_id}")
         return _get(int(article_id))
 
 
 @db_task
 def pinned_articles(limit: int = 20) -> list[Article]:
-    rows = database().execute_sql(f"SELECT {_COLUMNS} FROM kb_article WHERE pinned ORDER BY updated_at DESC"
-                                  " LIMIT ?", (max(1, min(int(limit), 200)),))
+    rows = database().execute_sql(
+        f"SELECT {_COLUMNS} FROM kb_article WHERE pinned ORDER BY updated_at DESC LIMIT ?",
+        (max(1, min(int(limit), 200)),),
+    )
     return [_article(r) for r in rows]
 
 
 @db_task
 def most_viewed(limit: int = 20) -> list[Article]:
-    rows = database().execute_sql(f"SELECT {_COLUMNS} FROM kb_article ORDER BY views DESC, id LIMIT ?",
-                                  (max(1, min(int(limit), 200)),))
+    rows = database().execute_sql(
+        f"SELECT {_COLUMNS} FROM kb_article ORDER BY views DESC, id LIMIT ?", (max(1, min(int(limit), 200)),)
+    )
     return [_article(r) for r in rows]
 
 
@@ -225,28 +292,46 @@ def search(query: str, *, category_id: int | None = None, limit: int = SEARCH_LI
     extra: tuple[Any, ...] = (int(category_id),) if category_id is not None else ()
     select = "SELECT " + ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(",")) + " FROM kb_article a"
     if len(value) >= 3:
-        sql = (select + " JOIN (SELECT rowid, bm25(kb_fts, 10.0, 1.0, 5.0) AS rank FROM kb_fts"
-               " WHERE kb_fts MATCH ? ORDER BY rank LIMIT 500) f ON f.rowid = a.id WHERE 1" + cat +
-               " ORDER BY a.pinned DESC, f.rank LIMIT ?")
+        sql = (
+            select + " JOIN (SELECT rowid, bm25(kb_fts, 10.0, 1.0, 5.0) AS rank FROM kb_fts"
+            " WHERE kb_fts MATCH ? ORDER BY rank LIMIT 500) f ON f.rowid = a.id WHERE 1"
+            + cat
+            + " ORDER BY a.pinned DESC, f.rank LIMIT ?"
+        )
         rows = db.execute_sql(sql, (fts_phrase(value), *extra, limit))
     elif len(value) == 2:
-        sql = (select + " JOIN kb_gram g ON g.article_id = a.id WHERE g.gram = ?" + cat +
-               " ORDER BY a.pinned DESC, a.views DESC, a.id LIMIT ?")
+        sql = (
+            select
+            + " JOIN kb_gram g ON g.article_id = a.id WHERE g.gram = ?"
+            + cat
+            + " ORDER BY a.pinned DESC, a.views DESC, a.id LIMIT ?"
+        )
         rows = db.execute_sql(sql, (value, *extra, limit))
     else:
         pattern = "%" + like_escape(value) + "%"
-        sql = (select + " WHERE (a.title LIKE ? ESCAPE '\\' OR a.keywords LIKE ? ESCAPE '\\')" + cat +
-               " ORDER BY a.pinned DESC, a.views DESC, a.id LIMIT ?")
+        sql = (
+            select
+            + " WHERE (a.title LIKE ? ESCAPE '\\' OR a.keywords LIKE ? ESCAPE '\\')"
+            + cat
+            + " ORDER BY a.pinned DESC, a.views DESC, a.id LIMIT ?"
+        )
         rows = db.execute_sql(sql, (pattern, pattern, *extra, limit))
     return [_article(r) for r in rows]
 
 
-# ---- unanswered questions ------------------------------------------------------------------------------------
+# ---- unanswered questions ------------------------------------------------------------------------
 
 
 def _question(row: Sequence[Any]) -> Question:
-    return Question(int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]),
-                    None if row[6] is None else int(row[6]))
+    return Question(
+        int(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        str(row[4]),
+        str(row[5]),
+        None if row[6] is None else int(row[6]),
+    )
 
 
 _Q = "SELECT id, question, phone, asked_at, asked_by, status, article_id FROM kb_question"
@@ -263,16 +348,27 @@ def submit_question(actor: Actor, question: str, phone: str = "") -> Question:
 def _insert_question(actor: Actor, body: str, number: str) -> Question:
     db = database()
     with db.atomic():
-        qid = int(db.execute_sql("INSERT INTO kb_question(question, phone, asked_at, asked_by) VALUES (?, ?, ?, ?)",
-                                 (body, number, now_iso(), actor.username)).lastrowid)
-        audit.record("kb_question_submit", actor=actor.username, source=actor.source, target=f"kb_question:{qid}",
-                     details={"question": body[:200]})
+        qid = int(
+            db.execute_sql(
+                "INSERT INTO kb_question(question, phone, asked_at, asked_by) VALUES (?, ?, ?, ?)",
+                (body, number, now_iso(), actor.username),
+            ).lastrowid
+        )
+        audit.record(
+            "kb_question_submit",
+            actor=actor.username,
+            source=actor.source,
+            target=f"kb_question:{qid}",
+            details={"question": body[:200]},
+        )
         return _question(db.execute_sql(_Q + " WHERE id = ?", (qid,)).fetchone())
 
 
 @db_task
 def open_questions(limit: int = 100) -> list[Question]:
-    rows = database().execute_sql(_Q + " WHERE status = 'open' ORDER BY id LIMIT ?", (max(1, min(int(limit), 1000)),))
+    rows = database().execute_sql(
+        _Q + " WHERE status = 'open' ORDER BY id LIMIT ?", (max(1, min(int(limit), 1000)),)
+    )
     return [_question(r) for r in rows]
 
 
@@ -282,10 +378,17 @@ def answer_question(actor: Actor, question_id: int, article_id: int) -> Question
     db = database()
     with db.atomic():
         _get(int(article_id))
-        if not db.execute_sql("UPDATE kb_question SET status = 'answered', article_id = ?, answered_at = ?,"
-                              " answered_by = ? WHERE id = ? AND status = 'open'",
-                              (int(article_id), now_iso(), actor.username, int(question_id))).rowcount:
+        if not db.execute_sql(
+            "UPDATE kb_question SET status = 'answered', article_id = ?, answered_at = ?,"
+            " answered_by = ? WHERE id = ? AND status = 'open'",
+            (int(article_id), now_iso(), actor.username, int(question_id)),
+        ).rowcount:
             raise NotFound(f"没有待处理的问题：{question_id}")
-        audit.record("kb_question_answer", actor=actor.username, source=actor.source,
-                     target=f"kb_question:{question_id}", details={"article_id": article_id})
+        audit.record(
+            "kb_question_answer",
+            actor=actor.username,
+            source=actor.source,
+            target=f"kb_question:{question_id}",
+            details={"article_id": article_id},
+        )
         return _question(db.execute_sql(_Q + " WHERE id = ?", (int(question_id),)).fetchone())

@@ -55,21 +55,39 @@ from appliance.crm.db import database, db_task
 log = logging.getLogger(__name__)
 
 TYPES = ("consultation", "complaint", "repair", "emergency", "suggestion")
-TYPE_NAMES = {"consultation": "咨询", "complaint": "投诉", "repair": "报修", "emergency": "抢险",
-              "suggestion": "建议"}
+TYPE_NAMES = {
+    "consultation": "咨询",
+    "complaint": "投诉",
+    "repair": "报修",
+    "emergency": "抢险",
+    "suggestion": "建议",
+}
 PRIORITIES = ("urgent", "high", "normal", "low")
 CUSTOMER_TYPES = ("", "residential", "commercial", "industrial", "public")
-IMMEDIATE_TYPES = ("consultation", "suggestion")      # may be answered without dispatch
-DEFAULT_LIMITS = {"emergency": 60, "repair": 24 * 60, "complaint": 48 * 60, "consultation": 24 * 60,
-                  "suggestion": 7 * 24 * 60}          # minutes
+IMMEDIATE_TYPES = ("consultation", "suggestion")  # may be answered without dispatch
+DEFAULT_LIMITS = {
+    "emergency": 60,
+    "repair": 24 * 60,
+    "complaint": 48 * 60,
+    "consultation": 24 * 60,
+    "suggestion": 7 * 24 * 60,
+}  # minutes
 AGENT_ROLES = ("agent", "team_leader", "supervisor", "admin", "system")
 TECH_ROLES = ("technician",)
 SERIAL_RE = re.compile(r"\d{12}")
-LIMITS = {"title": 100, "description": 4000, "address": 200, "problem_type": 32, "note": 2000,
-          "answer": 4000, "team": 32, "leader_name": 32}
+LIMITS = {
+    "title": 100,
+    "description": 4000,
+    "address": 200,
+    "problem_type": 32,
+    "note": 2000,
+    "answer": 4000,
+    "team": 32,
+    "leader_name": 32,
+}
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     REGISTERED = "registered"
     DISPATCHED = "dispatched"
     PROCESSING = "processing"
@@ -78,18 +96,26 @@ class State(str, enum.Enum):
     CLOSED = "closed"
 
 
-STATE_NAMES = {State.REGISTERED: "已登记", State.DISPATCHED: "已派单", State.PROCESSING: "处理中",
-               State.REPLIED: "班组已回复", State.ANSWERED: "已答复", State.CLOSED: "已关闭"}
+STATE_NAMES = {
+    State.REGISTERED: "已登记",
+    State.DISPATCHED: "已派单",
+    State.PROCESSING: "处理中",
+    State.REPLIED: "班组已回复",
+    State.ANSWERED: "已答复",
+    State.CLOSED: "已关闭",
+}
 OPEN_STATES = (State.REGISTERED, State.DISPATCHED, State.PROCESSING, State.REPLIED)
 
 # IVR status lookup: (code, what the caller hears)
 STATUS_NOT_FOUND = (0, "没有查到这个工单号，请核对后再查询")
-STATUS = {State.REGISTERED: (1, "您的工单已受理，正在安排处理"),
-          State.DISPATCHED: (2, "您的工单已派给维修班组，请耐心等待"),
-          State.PROCESSING: (3, "维修人员正在处理您的工单"),
-          State.REPLIED: (4, "维修人员已处理，客服将尽快答复您"),
-          State.ANSWERED: (5, "您的工单已答复"),
-          State.CLOSED: (6, "您的工单已办结")}
+STATUS = {
+    State.REGISTERED: (1, "您的工单已受理，正在安排处理"),
+    State.DISPATCHED: (2, "您的工单已派给维修班组，请耐心等待"),
+    State.PROCESSING: (3, "维修人员正在处理您的工单"),
+    State.REPLIED: (4, "维修人员已处理，客服将尽快答复您"),
+    State.ANSWERED: (5, "您的工单已答复"),
+    State.CLOSED: (6, "您的工单已办结"),
+}
 
 # action -> (allowed from-states, to-state, roles that may do it)
 TRANSITIONS: dict[str, tuple[tuple[State, ...], State, tuple[str, ...]]] = {
@@ -102,9 +128,18 @@ TRANSITIONS: dict[str, tuple[tuple[State, ...], State, tuple[str, ...]]] = {
     "answer": ((State.REGISTERED, State.REPLIED), State.ANSWERED, AGENT_ROLES),
     "close": ((State.ANSWERED,), State.CLOSED, AGENT_ROLES),
 }
-ACTION_NAMES = {"register": "登记", "dispatch": "派单", "redispatch": "改派", "transfer": "转派",
-                "accept": "接单核实", "reply": "回复", "resume": "继续处理", "answer": "答复",
-                "close": "关闭", "escalate": "超时升级"}
+ACTION_NAMES = {
+    "register": "登记",
+    "dispatch": "派单",
+    "redispatch": "改派",
+    "transfer": "转派",
+    "accept": "接单核实",
+    "reply": "回复",
+    "resume": "继续处理",
+    "answer": "答复",
+    "close": "关闭",
+    "escalate": "超时升级",
+}
 
 
 class InvalidTransition(CrmError):
@@ -158,9 +193,28 @@ class Team:
     leader_mobile: str
 
 
-_COLUMNS = ("id", "serial", "type", "priority", "state", "customer_id", "caller_phone", "customer_type",
-            "problem_type", "title", "description", "address", "team_id", "final_answer", "created_at",
-            "created_by", "due_at", "escalated", "closed_at", "updated_at")
+_COLUMNS = (
+    "id",
+    "serial",
+    "type",
+    "priority",
+    "state",
+    "customer_id",
+    "caller_phone",
+    "customer_type",
+    "problem_type",
+    "title",
+    "description",
+    "address",
+    "team_id",
+    "final_answer",
+    "created_at",
+    "created_by",
+    "due_at",
+    "escalated",
+    "closed_at",
+    "updated_at",
+)
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM work_order"
 
 
@@ -178,7 +232,7 @@ def _get(order_id: int) -> WorkOrder:
     return _order(row)
 
 
-# ---- teams ------------------------------------------------------------------------------------------------
+# ---- teams ---------------------------------------------------------------------------------------
 
 
 @db_task
@@ -190,11 +244,18 @@ def create_team(actor: Actor, name: str, leader_name: str = "", leader_mobile: s
     with db.atomic():
         if db.execute_sql("SELECT 1 FROM tech_team WHERE name = ?", (team,)).fetchone():
             raise InvalidInput(f"班组已存在：{team}")
-        cursor = db.execute_sql("INSERT INTO tech_team(name, leader_name, leader_mobile, created_at)"
-                                " VALUES (?, ?, ?, ?)", (team, leader, mobile, iso(now())))
+        cursor = db.execute_sql(
+            "INSERT INTO tech_team(name, leader_name, leader_mobile, created_at) VALUES (?, ?, ?, ?)",
+            (team, leader, mobile, iso(now())),
+        )
         tid = int(cursor.lastrowid)
-        audit.record("team_create", actor=actor.username, source=actor.source, target=f"team:{tid}",
-                     details={"name": team, "leader": leader, "leader_mobile": mobile})
+        audit.record(
+            "team_create",
+            actor=actor.username,
+            source=actor.source,
+            target=f"team:{tid}",
+            details={"name": team, "leader": leader, "leader_mobile": mobile},
+        )
     return Team(tid, team, leader, mobile)
 
 
@@ -205,15 +266,24 @@ def add_member(actor: Actor, team_id: int, username: str) -> None:
     db = database()
     with db.atomic():
         _team(team_id)
-        db.execute_sql("INSERT OR REPLACE INTO tech_team_member(username, team_id) VALUES (?, ?)",
-                       (name, team_id))
-        audit.record("team_member_add", actor=actor.username, source=actor.source, target=f"team:{team_id}",
-                     details={"username": name})
+        db.execute_sql(
+            "INSERT OR REPLACE INTO tech_team_member(username, team_id) VALUES (?, ?)", (name, team_id)
+        )
+        audit.record(
+            "team_member_add",
+            actor=actor.username,
+            source=actor.source,
+            target=f"team:{team_id}",
+            details={"username": name},
+        )
 
 
 def _team(team_id: int) -> Team:
-    row = database().execute_sql("SELECT id, name, leader_name, leader_mobile FROM tech_team WHERE id = ?",
-                                 (team_id,)).fetchone()
+    row = (
+        database()
+        .execute_sql("SELECT id, name, leader_name, leader_mobile FROM tech_team WHERE id = ?", (team_id,))
+        .fetchone()
+    )
     if row is None:
         raise NotFound(f"班组不存在：{team_id}")
     return Team(int(row[0]), str(row[1]), str(row[2]), str(row[3]))
@@ -232,8 +302,11 @@ def list_teams() -> list[Team]:
 
 @db_task
 def team_of(username: str) -> int | None:
-    row = database().execute_sql("SELECT team_id FROM tech_team_member WHERE username = ?",
-                                 (username.strip().lower(),)).fetchone()
+    row = (
+        database()
+        .execute_sql("SELECT team_id FROM tech_team_member WHERE username = ?", (username.strip().lower(),))
+        .fetchone()
+    )
     return int(row[0]) if row is not None else None
 
 
@@ -246,7 +319,7 @@ def team_id(username: str) -> int | None:
     return team_of(username)
 
 
-# ---- time limits ------------------------------------------------------------------------------------------
+# ---- time limits ---------------------------------------------------------------------------------
 
 
 @db_task
@@ -266,11 +339,16 @@ def set_time_limit(actor: Actor, kind: str, minutes: int) -> None:
     db = database()
     with db.atomic():
         db.execute_sql("INSERT OR REPLACE INTO wo_time_limit(type, minutes) VALUES (?, ?)", (kind, minutes))
-        audit.record("wo_time_limit_set", actor=actor.username, source=actor.source, target=f"type:{kind}",
-                     details={"minutes": minutes})
+        audit.record(
+            "wo_time_limit_set",
+            actor=actor.username,
+            source=actor.source,
+            target=f"type:{kind}",
+            details={"minutes": minutes},
+        )
 
 
-# ---- the state machine ------------------------------------------------------------------------------------------
+# ---- the state machine ---------------------------------------------------------------------------
 
 
 def _check_actor(actor: Actor, order: WorkOrder, action: str) -> None:
@@ -282,13 +360,21 @@ def _check_actor(actor: Actor, order: WorkOrder, action: str) -> None:
         raise PermissionDenied(f"工单{order.serial}不属于您的班组")
 
 
-def _set_state(actor: Actor, order: WorkOrder, action: str, *, note: str = "", team: int | None = None,
-               extra: dict[str, Any] | None = None) -> WorkOrder:
+def _set_state(
+    actor: Actor,
+    order: WorkOrder,
+    action: str,
+    *,
+    note: str = "",
+    team: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> WorkOrder:
     """The one place where an order changes state: check, update, step row, audit (on the DB thread)."""
     allowed, target, _roles = TRANSITIONS[action]
     if order.state not in allowed:
         raise InvalidTransition(
-            f"工单{order.serial}当前状态为“{STATE_NAMES[order.state]}”，不能{ACTION_NAMES[action]}")
+            f"工单{order.serial}当前状态为“{STATE_NAMES[order.state]}”，不能{ACTION_NAMES[action]}"
+        )
     _check_actor(actor, order, action)
     stamp = iso(now())
     db = database()
@@ -299,25 +385,53 @@ def _set_state(actor: Actor, order: WorkOrder, action: str, *, note: str = "", t
         fields["closed_at"] = stamp
     assignments = ", ".join(f"{k} = ?" for k in fields)
     db.execute_sql(f"UPDATE work_order SET {assignments} WHERE id = ?", (*fields.values(), order.id))
-    _step(order.id, stamp, actor, action, order.state.value, target.value,
-          team if team is not None else order.team_id, note)
-    audit.record(f"wo_{action}", actor=actor.username, source=actor.source, target=f"wo:{order.serial}",
-                 details={"from": order.state.value, "to": target.value, "team": team, "note": note[:200]})
-    log.info("work order %s: %s -> %s (%s by %s)", order.serial, order.state.value, target.value, action,
-             actor.username)
+    _step(
+        order.id,
+        stamp,
+        actor,
+        action,
+        order.state.value,
+        target.value,
+        team if team is not None else order.team_id,
+        note,
+    )
+    audit.record(
+        f"wo_{action}",
+        actor=actor.username,
+        source=actor.source,
+        target=f"wo:{order.serial}",
+        details={"from": order.state.value, "to": target.value, "team": team, "note": note[:200]},
+    )
+    log.info(
+        "work order %s: %s -> %s (%s by %s)",
+        order.serial,
+        order.state.value,
+        target.value,
+        action,
+        actor.username,
+    )
     return _get(order.id)
 
 
-def _step(order_id: int, stamp: str, actor: Actor, action: str, old: str, new: str, team: int | None,
-          note: str) -> None:
+def _step(
+    order_id: int, stamp: str, actor: Actor, action: str, old: str, new: str, team: int | None, note: str
+) -> None:
     database().execute_sql(
         "INSERT INTO work_order_step(order_id, at, actor, action, from_state, to_state, team_id, note)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (order_id, stamp, actor.username, action, old, new, team, note))
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (order_id, stamp, actor.username, action, old, new, team, note),
+    )
 
 
 @db_task
-def _act(actor: Actor, order_id: int, action: str, note: str = "", team: int | None = None,
-         extra: dict[str, Any] | None = None) -> WorkOrder:
+def _act(
+    actor: Actor,
+    order_id: int,
+    action: str,
+    note: str = "",
+    team: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> WorkOrder:
     with database().atomic():
         order = _get(int(order_id))
         if team is not None:
@@ -352,7 +466,9 @@ def accept(actor: Actor, order_id: int, note: str = "") -> WorkOrder:
 
 def reply(actor: Actor, order_id: int, note: str) -> WorkOrder:
     """The technician replies (what was found / repaired); may be repeated."""
-    return _act(actor, order_id, "reply", text(note, "回复内容", LIMITS["note"], required=True, multiline=True))
+    return _act(
+        actor, order_id, "reply", text(note, "回复内容", LIMITS["note"], required=True, multiline=True)
+    )
 
 
 def resume(actor: Actor, order_id: int, note: str = "") -> WorkOrder:
@@ -385,14 +501,16 @@ def answer_and_close(actor: Actor, order_id: int, final_answer: str, note: str =
     return _immediate(actor, order_id, body, _note(note))
 
 
-# ---- register ---------------------------------------------------------------------------------------------
+# ---- register ------------------------------------------------------------------------------------
 
 
 def _next_serial(moment: _dt.datetime) -> str:
     day = moment.astimezone(TZ_CN).strftime("%Y%m%d")
     db = database()
-    db.execute_sql("INSERT INTO wo_serial(day, last) VALUES (?, 1) "
-                   "ON CONFLICT(day) DO UPDATE SET last = last + 1", (day,))
+    db.execute_sql(
+        "INSERT INTO wo_serial(day, last) VALUES (?, 1) ON CONFLICT(day) DO UPDATE SET last = last + 1",
+        (day,),
+    )
     last = int(db.execute_sql("SELECT last FROM wo_serial WHERE day = ?", (day,)).fetchone()[0])
     if last > 9999:
         raise CrmError("今天的工单号已用完（每天最多9999个）")
@@ -403,28 +521,54 @@ def _next_serial(moment: _dt.datetime) -> str:
 def _insert(actor: Actor, values: dict[str, Any]) -> WorkOrder:
     db = database()
     with db.atomic():
-        if values["customer_id"] is not None and not db.execute_sql(
-                "SELECT 1 FROM customer WHERE id = ?", (values["customer_id"],)).fetchone():
+        if (
+            values["customer_id"] is not None
+            and not db.execute_sql("SELECT 1 FROM customer WHERE id = ?", (values["customer_id"],)).fetchone()
+        ):
             raise NotFound(f"客户不存在：{values['customer_id']}")
         moment = now()
         limits = time_limits()
         serial = _next_serial(moment)
         stamp = iso(moment)
         due = iso(moment + _dt.timedelta(minutes=limits[values["type"]]))
-        row = {**values, "serial": serial, "state": State.REGISTERED.value, "created_at": stamp,
-               "created_by": actor.username, "due_at": due, "updated_at": stamp}
-        cursor = db.execute_sql(f"INSERT INTO work_order({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                                tuple(row.values()))
+        row = {
+            **values,
+            "serial": serial,
+            "state": State.REGISTERED.value,
+            "created_at": stamp,
+            "created_by": actor.username,
+            "due_at": due,
+            "updated_at": stamp,
+        }
+        cursor = db.execute_sql(
+            f"INSERT INTO work_order({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            tuple(row.values()),
+        )
         oid = int(cursor.lastrowid)
         _step(oid, stamp, actor, "register", "", State.REGISTERED.value, None, values["title"][:200])
-        audit.record("wo_register", actor=actor.username, source=actor.source, target=f"wo:{serial}",
-                     details={"type": values["type"], "customer_id": values["customer_id"], "due_at": due})
+        audit.record(
+            "wo_register",
+            actor=actor.username,
+            source=actor.source,
+            target=f"wo:{serial}",
+            details={"type": values["type"], "customer_id": values["customer_id"], "due_at": due},
+        )
         return _get(oid)
 
 
-def register(actor: Actor, kind: str, title: str, *, description: str = "", priority: str = "normal",
-             customer_id: int | None = None, caller_phone: str = "", customer_type: str = "",
-             problem_type: str = "", address: str = "") -> WorkOrder:
+def register(
+    actor: Actor,
+    kind: str,
+    title: str,
+    *,
+    description: str = "",
+    priority: str = "normal",
+    customer_id: int | None = None,
+    caller_phone: str = "",
+    customer_type: str = "",
+    problem_type: str = "",
+    address: str = "",
+) -> WorkOrder:
     """Register a new work order (state 'registered'); its serial number is in the result."""
     if actor.role not in AGENT_ROLES:
         raise PermissionDenied("只有客服人员可以登记工单")
@@ -442,7 +586,7 @@ def register(actor: Actor, kind: str, title: str, *, description: str = "", prio
     return _insert(actor, values)
 
 
-# ---- queries ------------------------------------------------------------------------------------------------
+# ---- queries -------------------------------------------------------------------------------------
 
 
 def _visible(actor: Actor, order: WorkOrder) -> bool:
@@ -473,17 +617,24 @@ def steps(actor: Actor, order_id: int) -> list[Step]:
     order = _get(int(order_id))
     if not _visible(actor, order):
         raise PermissionDenied(f"工单{order.serial}不属于您的班组")
-    rows = database().execute_sql("SELECT at, actor, action, from_state, to_state, team_id, note"
-                                  " FROM work_order_step WHERE order_id = ? ORDER BY id", (order.id,))
-    return [Step(str(a), str(b), str(c), str(d), str(e), None if f is None else int(f), str(g))
-            for a, b, c, d, e, f, g in rows]
+    rows = database().execute_sql(
+        "SELECT at, actor, action, from_state, to_state, team_id, note"
+        " FROM work_order_step WHERE order_id = ? ORDER BY id",
+        (order.id,),
+    )
+    return [
+        Step(str(a), str(b), str(c), str(d), str(e), None if f is None else int(f), str(g))
+        for a, b, c, d, e, f, g in rows
+    ]
 
 
 @db_task
-def list_orders(actor: Actor, *, state: str | None = None, customer_id: int | None = None,
-                limit: int = 100) -> list[WorkOrder]:
+def list_orders(
+    actor: Actor, *, state: str | None = None, customer_id: int | None = None, limit: int = 100
+) -> list[WorkOrder]:
     """Orders the actor may see, newest first (a technician: his team's only)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if actor.role in TECH_ROLES:
         where.append("team_id = ?")
         params.append(actor.team_id if actor.team_id is not None else -1)
@@ -502,8 +653,9 @@ def list_orders(actor: Actor, *, state: str | None = None, customer_id: int | No
 def overdue(at: _dt.datetime | None = None) -> list[WorkOrder]:
     """Open orders (not yet answered) whose time limit has passed, most overdue first."""
     moment = iso(at if at is not None else now())
-    rows = database().execute_sql(_SELECT + " WHERE state NOT IN ('answered', 'closed') AND due_at < ?"
-                                  " ORDER BY due_at", (moment,))
+    rows = database().execute_sql(
+        _SELECT + " WHERE state NOT IN ('answered', 'closed') AND due_at < ? ORDER BY due_at", (moment,)
+    )
     return [_order(r) for r in rows]
 
 
@@ -518,11 +670,26 @@ def escalate_overdue(actor: Actor | None = None) -> list[WorkOrder]:
             if order.escalated:
                 continue
             stamp = iso(now())
-            db.execute_sql("UPDATE work_order SET escalated = 1, updated_at = ? WHERE id = ?", (stamp, order.id))
-            _step(order.id, stamp, who, "escalate", order.state.value, order.state.value, order.team_id,
-                  f"超时（时限至{order.due_at}）")
-            audit.record("wo_escalate", actor=who.username, source=who.source, target=f"wo:{order.serial}",
-                         details={"due_at": order.due_at, "state": order.state.value})
+            db.execute_sql(
+                "UPDATE work_order SET escalated = 1, updated_at = ? WHERE id = ?", (stamp, order.id)
+            )
+            _step(
+                order.id,
+                stamp,
+                who,
+                "escalate",
+                order.state.value,
+                order.state.value,
+                order.team_id,
+                f"超时（时限至{order.due_at}）",
+            )
+            audit.record(
+                "wo_escalate",
+                actor=who.username,
+                source=who.source,
+                target=f"wo:{order.serial}",
+                details={"due_at": order.due_at, "state": order.state.value},
+            )
             flagged.append(_get(order.id))
     if flagged:
         log.warning("%d work order(s) overdue and escalated", len(flagged))
@@ -541,9 +708,20 @@ def status_by_serial(serial: str) -> tuple[int, str]:
 
 @db_task
 def _tickets_of(customer_id: int) -> list[dict[str, Any]]:
-    rows = database().execute_sql(_SELECT + " WHERE customer_id = ? ORDER BY id DESC LIMIT 100", (customer_id,))
-    return [{"serial": o.serial, "type": o.type, "state": o.state.value, "state_name": o.state_name,
-             "title": o.title, "created_at": o.created_at} for o in map(_order, rows)]
+    rows = database().execute_sql(
+        _SELECT + " WHERE customer_id = ? ORDER BY id DESC LIMIT 100", (customer_id,)
+    )
+    return [
+        {
+            "serial": o.serial,
+            "type": o.type,
+            "state": o.state.value,
+            "state_name": o.state_name,
+            "title": o.title,
+            "created_at": o.created_at,
+        }
+        for o in map(_order, rows)
+    ]
 
 
 customer.register_history_source("tickets", _tickets_of)

@@ -16,7 +16,7 @@ from appliance.crm.workorder import InvalidTransition, State
 
 AGENT = Actor("alice", "agent")
 ADMIN = Actor("root", "admin")
-START = dt.datetime(2026, 12, 2, 1, 30, tzinfo=dt.UTC)     # 09:30 in Beijing
+START = dt.datetime(2026, 12, 2, 1, 30, tzinfo=dt.UTC)  # 09:30 in Beijing
 
 
 class Clock:
@@ -53,9 +53,17 @@ def test_full_flow_with_redispatch_and_who_when(clock: Clock, teams: tuple[worko
     li, zhou = workorder.technician("li"), workorder.technician("zhou")
     assert (li.team_id, zhou.team_id) == (east.id, west.id)
     c = customer.create_customer(AGENT, "100001", "王伟", phones=["13812345678"])
-    order = workorder.register(AGENT, "repair", "灶具打不着火", customer_id=c.id, priority="high",
-                               caller_phone="+86 138 1234 5678", customer_type="residential",
-                               problem_type="灶具", address="沈阳市大东区大东路1号")
+    order = workorder.register(
+        AGENT,
+        "repair",
+        "灶具打不着火",
+        customer_id=c.id,
+        priority="high",
+        caller_phone="+86 138 1234 5678",
+        customer_type="residential",
+        problem_type="灶具",
+        address="沈阳市大东区大东路1号",
+    )
     assert order.serial == "202612020001" and order.state is State.REGISTERED
     assert order.caller_phone == "13812345678" and order.due_at == "2026-12-03T01:30:00+00:00"
     clock.advance(minutes=5)
@@ -63,18 +71,18 @@ def test_full_flow_with_redispatch_and_who_when(clock: Clock, teams: tuple[worko
     clock.advance(minutes=30)
     workorder.accept(li, order.id, "已到现场核实")
     clock.advance(minutes=10)
-    workorder.transfer(li, order.id, west.id, "不在本班组片区")          # technician hands it over
+    workorder.transfer(li, order.id, west.id, "不在本班组片区")  # technician hands it over
     with pytest.raises(PermissionDenied, match="不属于您的班组"):
         workorder.reply(li, order.id, "已修好")
     clock.advance(minutes=20)
     workorder.accept(zhou, order.id)
     workorder.reply(zhou, order.id, "更换点火针")
     clock.advance(minutes=5)
-    workorder.redispatch(AGENT, order.id, east.id, "客户反映仍打不着")   # agent re-dispatches after a reply
+    workorder.redispatch(AGENT, order.id, east.id, "客户反映仍打不着")  # agent re-dispatches after a reply
     workorder.accept(li, order.id)
     workorder.reply(li, order.id, "更换电磁阀")
     workorder.resume(li, order.id, "回访发现仍有问题")
-    workorder.reply(li, order.id, "已彻底修复")                          # replies again
+    workorder.reply(li, order.id, "已彻底修复")  # replies again
     clock.advance(minutes=15)
     workorder.answer(AGENT, order.id, "您家灶具已修复，谢谢来电")
     done = workorder.close(AGENT, order.id)
@@ -121,17 +129,21 @@ def test_repair_cannot_be_closed_at_once(clock: Clock, data_dir: Path) -> None:
     assert [s.action for s in workorder.steps(AGENT, order.id)] == ["register"]
 
 
-@pytest.mark.parametrize(("steps", "action", "needle"), [
-    ([], "close", "当前状态为“已登记”，不能关闭"),
-    ([], "accept", "当前状态为“已登记”，不能接单核实"),
-    (["dispatch"], "answer", "当前状态为“已派单”，不能答复"),
-    (["dispatch"], "dispatch", "不能派单"),
-    (["dispatch", "accept", "reply", "answer", "close"], "redispatch", "当前状态为“已关闭”，不能改派"),
-    (["dispatch", "accept", "reply", "answer", "close"], "close", "不能关闭"),
-    (["dispatch", "accept"], "resume", "当前状态为“处理中”，不能继续处理"),
-])
-def test_invalid_transitions_are_refused(clock: Clock, teams: tuple[workorder.Team, ...],
-                                         steps: list[str], action: str, needle: str) -> None:
+@pytest.mark.parametrize(
+    ("steps", "action", "needle"),
+    [
+        ([], "close", "当前状态为“已登记”，不能关闭"),
+        ([], "accept", "当前状态为“已登记”，不能接单核实"),
+        (["dispatch"], "answer", "当前状态为“已派单”，不能答复"),
+        (["dispatch"], "dispatch", "不能派单"),
+        (["dispatch", "accept", "reply", "answer", "close"], "redispatch", "当前状态为“已关闭”，不能改派"),
+        (["dispatch", "accept", "reply", "answer", "close"], "close", "不能关闭"),
+        (["dispatch", "accept"], "resume", "当前状态为“处理中”，不能继续处理"),
+    ],
+)
+def test_invalid_transitions_are_refused(
+    clock: Clock, teams: tuple[workorder.Team, ...], steps: list[str], action: str, needle: str
+) -> None:
     east, west = teams
     li = workorder.technician("li")
     order = workorder.register(AGENT, "repair", "暖气不热")
@@ -181,7 +193,7 @@ def test_technician_sees_only_his_team(clock: Clock, teams: tuple[workorder.Team
     assert [o.id for o in workorder.list_orders(li)] == [mine.id]
     assert [o.id for o in workorder.list_orders(zhou)] == [theirs.id]
     assert {o.id for o in workorder.list_orders(AGENT)} == {mine.id, theirs.id, waiting.id}
-    assert workorder.list_orders(Actor("nobody", "technician")) == []      # in no team
+    assert workorder.list_orders(Actor("nobody", "technician")) == []  # in no team
     with pytest.raises(PermissionDenied, match="不属于您的班组"):
         workorder.get_order(li, theirs.id)
     with pytest.raises(PermissionDenied):
@@ -200,18 +212,18 @@ def test_overdue_and_escalation_with_a_test_clock(clock: Clock, teams: tuple[wor
     emergency = workorder.register(AGENT, "emergency", "闻到燃气味")
     repair = workorder.register(AGENT, "repair", "表不走字")
     consult = workorder.register(AGENT, "consultation", "缴费方式")
-    workorder.set_time_limit(ADMIN, "repair", 120)                      # only new orders get it
+    workorder.set_time_limit(ADMIN, "repair", 120)  # only new orders get it
     repair2 = workorder.register(AGENT, "repair", "阀门漏气")
     clock.advance(minutes=59)
     assert workorder.overdue() == []
     clock.advance(minutes=2)
     assert [o.id for o in workorder.overdue()] == [emergency.id]
-    workorder.dispatch(AGENT, emergency.id, east.id)                     # dispatched is still open
+    workorder.dispatch(AGENT, emergency.id, east.id)  # dispatched is still open
     clock.advance(hours=1)
     assert [o.id for o in workorder.overdue()] == [emergency.id, repair2.id]
     flagged = workorder.escalate_overdue()
     assert [(o.id, o.escalated) for o in flagged] == [(emergency.id, True), (repair2.id, True)]
-    assert workorder.escalate_overdue() == []                            # once only
+    assert workorder.escalate_overdue() == []  # once only
     assert workorder.steps(AGENT, emergency.id)[-1].action == "escalate"
     assert "wo_escalate" in {e.action for e in audit.recent(5)}
     workorder.answer_and_close(AGENT, consult.id, "可在营业厅或微信缴费")
@@ -227,7 +239,7 @@ def test_overdue_and_escalation_with_a_test_clock(clock: Clock, teams: tuple[wor
 def test_serials_count_per_beijing_day(clock: Clock, data_dir: Path) -> None:
     first = workorder.register(AGENT, "consultation", "一")
     second = workorder.register(AGENT, "consultation", "二")
-    clock.at = dt.datetime(2026, 12, 2, 16, 0, tzinfo=dt.UTC)            # 00:00 on 12-03 in Beijing
+    clock.at = dt.datetime(2026, 12, 2, 16, 0, tzinfo=dt.UTC)  # 00:00 on 12-03 in Beijing
     third = workorder.register(AGENT, "consultation", "三")
     assert [first.serial, second.serial, third.serial] == ["202612020001", "202612020002", "202612030001"]
 
@@ -243,15 +255,18 @@ def test_ivr_status_by_serial(clock: Clock, teams: tuple[workorder.Team, ...]) -
         assert workorder.status_by_serial(typed) == workorder.STATUS_NOT_FOUND
 
 
-@pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"kind": "party"}, "工单类型无效"),
-    ({"title": ""}, "标题不能为空"),
-    ({"title": "长" * 101}, "标题过长"),
-    ({"priority": "asap"}, "优先级无效"),
-    ({"caller_phone": "abc"}, "电话号码无效"),
-    ({"customer_id": 999}, "客户不存在"),
-    ({"description": "x" * 4001}, "内容过长"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"kind": "party"}, "工单类型无效"),
+        ({"title": ""}, "标题不能为空"),
+        ({"title": "长" * 101}, "标题过长"),
+        ({"priority": "asap"}, "优先级无效"),
+        ({"caller_phone": "abc"}, "电话号码无效"),
+        ({"customer_id": 999}, "客户不存在"),
+        ({"description": "x" * 4001}, "内容过长"),
+    ],
+)
 def test_bad_order_input(clock: Clock, data_dir: Path, kwargs: dict[str, object], needle: str) -> None:
     values: dict[str, object] = {"kind": "repair", "title": "灶具坏了", **kwargs}
     with pytest.raises((InvalidInput, NotFound), match=needle):
