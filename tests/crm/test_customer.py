@@ -313,3 +313,17 @@ def test_errors_are_value_errors_with_chinese_messages() -> None:
     with pytest.raises(CrmError) as info:
         customer.normalize_phone("abc")
     assert any("\u4e00" <= ch <= "\u9fff" for ch in str(info.value))
+
+
+def test_crm_migration_is_applied_to_an_older_database(tmp_path: Path) -> None:
+    older = [m for m in db.MIGRATIONS if m.__name__ != "_m004_crm"]
+    assert db.MIGRATIONS[-1].__name__ == "_m004_crm"
+    db.init_db(tmp_path / "old", migrations=older)      # firmware before the CRM
+    try:
+        assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'customer'")
+        db.init_db(tmp_path / "old")
+        assert db.user_version() == db.SCHEMA_VERSION
+        _make("100001", "王伟", phones=("13812345678",))
+        assert [c.name for c in customer.find_by_phone("13812345678")] == ["王伟"]
+    finally:
+        db.close_db()
