@@ -406,13 +406,12 @@ def _update(
     with db.atomic():
         before = _get(cid)
         changes = {k: v for k, v in values.items() if getattr(before, k) != v}
-        if pin_hash is not None:
-            changes["pin_hash"] = pin_hash
+        if pin_hash is not None:  # a new PIN also clears the failure count and any lock
+            changes.update(pin_hash=pin_hash, pin_failures=0, pin_locked_until=0.0)
         if changes:
             assignments = ", ".join(f"{k} = ?" for k in changes)
             db.execute_sql(
-                f"UPDATE customer SET {assignments}, pin_failures = "
-                f"{'0' if pin_hash is not None else 'pin_failures'}, updated_at = ? WHERE id = ?",
+                f"UPDATE customer SET {assignments}, updated_at = ? WHERE id = ?",
                 (*changes.values(), now_iso(), cid),
             )
         if "name" in changes:
@@ -422,7 +421,7 @@ def _update(
         if related is not None:
             _store_related(cid, related)
         details: dict[str, Any] = {
-            k: {"old": getattr(before, k), "new": v} for k, v in changes.items() if k != "pin_hash"
+            k: {"old": getattr(before, k), "new": v} for k, v in changes.items() if not k.startswith("pin_")
         }
         if pin_hash is not None:
             details["pin_changed"] = True

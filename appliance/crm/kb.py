@@ -254,14 +254,15 @@ def get_article(article_id: int) -> Article:
 
 
 @db_task
-def view_article(article_id: int) -> Article:
-    """The article as an agent opens it: its view count goes up by one."""
+def view_article(actor: Actor, article_id: int) -> Article:
+    """The article as an agent opens it: its view count goes up by one (audited like any write)."""
     db = database()
     with db.atomic():
         if not db.execute_sql(
             "UPDATE kb_article SET views = views + 1 WHERE id = ?", (int(article_id),)
         ).rowcount:
             raise NotFound(f"知识库文章不存在：{article_id}")
+        audit.record("kb_article_view", actor=actor.username, source=actor.source, target=f"kb:{article_id}")
         return _get(int(article_id))
 
 

@@ -3,9 +3,11 @@ addresses), PIN self-service with attempt counting, audit of every write, bad in
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 import pytest
 
 from appliance.crm import audit, customer, db, demo, workorder
@@ -279,6 +281,12 @@ def test_pin_lock_across_calls_and_no_pin(data_dir: Path, monkeypatch: pytest.Mo
     customer.PinSession().balance("100001", "0001")
     locked = customer.PinSession().balance("100001", "2468")  # right PIN, but locked for a while
     assert (locked.ok, locked.reason, locked.end_call) == (False, "locked", True)
+    c = customer.get_by_account("100001")
+    assert c is not None
+    customer.update_customer(AGENT, c.id, pin="13579")  # a new PIN lifts the lock
+    assert customer.PinSession().balance("100001", "13579").balance_fen == 100
+    change = next(e for e in audit.recent(5) if e.action == "customer_update")
+    assert change.details == {"pin_changed": True}  # never the PIN or its hash
     with pytest.raises(InvalidInput, match="4～8位数字"):
         customer.create_customer(AGENT, "100003", "张强", pin="12")
 
@@ -318,7 +326,7 @@ def test_errors_are_value_errors_with_chinese_messages() -> None:
 def test_crm_migration_is_applied_to_an_older_database(tmp_path: Path) -> None:
     older = [m for m in db.MIGRATIONS if m.__name__ != "_m004_crm"]
     assert db.MIGRATIONS[-1].__name__ == "_m004_crm"
-    db.init_db(tmp_path / "old", migrations=older)      # firmware before the CRM
+    db.init_db(tmp_path / "old", migrations=older)  # firmware before the CRM
     try:
         assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'customer'")
         db.init_db(tmp_path / "old")
@@ -327,3 +335,23 @@ def test_crm_migration_is_applied_to_an_older_database(tmp_path: Path) -> None:
         assert [c.name for c in customer.find_by_phone("13812345678")] == ["王伟"]
     finally:
         db.close_db()
+
+
+def test_loading_demo_data_leaves_the_hub_running(data_dir: Path) -> None:
+    gaps: list[float] = []
+
+    def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            gevent.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    tick = gevent.spawn(ticker)
+    try:
+        demo.generate(customers=20_000, articles=2_000, orders=0, seed=1)
+        assert [h.name for h in customer.search("王伟", field="name")][:1] == ["王伟"]
+    finally:
+        tick.kill()
+    assert len(gaps) > 20 and max(gaps) < 0.1  # calls keep their 20 ms media ticks meanwhile

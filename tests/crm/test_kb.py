@@ -68,12 +68,14 @@ def test_pinned_first_and_view_counts(articles: dict[str, kb.Article]) -> None:
     kb.pin(EDITOR, leak.id, False)
     assert kb.pinned_articles() == []
     for _ in range(3):
-        seen = kb.view_article(articles["card"].id)
+        seen = kb.view_article(AGENT, articles["card"].id)
     assert seen.views == 3 and kb.get_article(articles["card"].id).views == 3
-    kb.view_article(articles["heat"].id)
+    kb.view_article(AGENT, articles["heat"].id)
     assert titles(kb.most_viewed(2)) == ["IC卡充值方法", "暖气不热的原因"]
+    views = [e for e in audit.recent(10) if e.action == "kb_article_view"]
+    assert [(e.actor, e.target) for e in views][-3:] == [("alice", f"kb:{articles['card'].id}")] * 3
     with pytest.raises(NotFound, match="知识库文章不存在"):
-        kb.view_article(999)
+        kb.view_article(AGENT, 999)
 
 
 def test_update_moves_search_entries_and_is_audited(articles: dict[str, kb.Article]) -> None:
