@@ -131,7 +131,184 @@ def _m002_audit_log(db: SqliteDatabase) -> None:
         )
 
 
-MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log]
+def _m004_crm(db: SqliteDatabase) -> None:
+    """Customers, work orders (工单) and their steps, technician teams, the knowledge base (issue 6).
+
+    Search: FTS5 trigram tables (external content) for texts of 3+ characters; trigram cannot match
+    1-2 characters, so names also have a plain index (prefix search: 王, 王伟 -> 王伟东) and a bigram
+    table of the non-leading 2-character parts of each name (伟东 -> 王伟东). See customer.py.
+    """
+    statements = [
+        """CREATE TABLE customer (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account_no TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            gender TEXT NOT NULL DEFAULT '',
+            email TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT '',
+            region TEXT NOT NULL DEFAULT '',
+            region_code TEXT NOT NULL DEFAULT '',
+            household_size INTEGER NOT NULL DEFAULT 0,
+            floor INTEGER NOT NULL DEFAULT 0,
+            meter_type TEXT NOT NULL DEFAULT '',
+            grade TEXT NOT NULL DEFAULT 'normal',
+            notes TEXT NOT NULL DEFAULT '',
+            balance_fen INTEGER NOT NULL DEFAULT 0,
+            pin_hash TEXT,
+            pin_failures INTEGER NOT NULL DEFAULT 0,
+            pin_locked_until REAL NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX customer_name ON customer(name)",
+        "CREATE INDEX customer_region ON customer(region)",
+        """CREATE TABLE customer_phone (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            customer_id INTEGER NOT NULL REFERENCES customer(id) ON DELETE CASCADE,
+            number TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT '',
+            UNIQUE (customer_id, number)
+        )""",
+        "CREATE INDEX customer_phone_number ON customer_phone(number)",
+        """CREATE TABLE customer_name_gram (
+            gram TEXT NOT NULL,
+            customer_id INTEGER NOT NULL REFERENCES customer(id) ON DELETE CASCADE,
+            PRIMARY KEY (gram, customer_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX customer_name_gram_customer ON customer_name_gram(customer_id)",
+        """CREATE TABLE customer_relation (
+            customer_id INTEGER NOT NULL REFERENCES customer(id) ON DELETE CASCADE,
+            related_id INTEGER NOT NULL REFERENCES customer(id) ON DELETE CASCADE,
+            relation TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (customer_id, related_id)
+        ) WITHOUT ROWID""",
+        """CREATE VIRTUAL TABLE customer_fts USING fts5(
+            name, address, account_no, content='customer', content_rowid='id', tokenize='trigram')""",
+        """CREATE TRIGGER customer_fts_ai AFTER INSERT ON customer BEGIN
+            INSERT INTO customer_fts(rowid, name, address, account_no)
+            VALUES (new.id, new.name, new.address, new.account_no); END""",
+        """CREATE TRIGGER customer_fts_ad AFTER DELETE ON customer BEGIN
+            INSERT INTO customer_fts(customer_fts, rowid, name, address, account_no)
+            VALUES ('delete', old.id, old.name, old.address, old.account_no); END""",
+        """CREATE TRIGGER customer_fts_au AFTER UPDATE OF name, address, account_no ON customer BEGIN
+            INSERT INTO customer_fts(customer_fts, rowid, name, address, account_no)
+            VALUES ('delete', old.id, old.name, old.address, old.account_no);
+            INSERT INTO customer_fts(rowid, name, address, account_no)
+            VALUES (new.id, new.name, new.address, new.account_no); END""",
+        """CREATE TABLE tech_team (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            leader_name TEXT NOT NULL DEFAULT '',
+            leader_mobile TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE tech_team_member (
+            username TEXT PRIMARY KEY,
+            team_id INTEGER NOT NULL REFERENCES tech_team(id) ON DELETE CASCADE
+        )""",
+        """CREATE TABLE wo_time_limit (
+            type TEXT PRIMARY KEY,
+            minutes INTEGER NOT NULL
+        )""",
+        """CREATE TABLE wo_serial (
+            day TEXT PRIMARY KEY,
+            last INTEGER NOT NULL
+        )""",
+        """CREATE TABLE work_order (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            serial TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            priority TEXT NOT NULL DEFAULT 'normal',
+            state TEXT NOT NULL,
+            customer_id INTEGER REFERENCES customer(id) ON DELETE SET NULL,
+            caller_phone TEXT NOT NULL DEFAULT '',
+            customer_type TEXT NOT NULL DEFAULT '',
+            problem_type TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT '',
+            team_id INTEGER REFERENCES tech_team(id),
+            final_answer TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            escalated INTEGER NOT NULL DEFAULT 0,
+            closed_at TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX work_order_customer ON work_order(customer_id, created_at)",
+        "CREATE INDEX work_order_team_state ON work_order(team_id, state)",
+        "CREATE INDEX work_order_open_due ON work_order(due_at) WHERE state NOT IN ('answered', 'closed')",
+        """CREATE TABLE work_order_step (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            order_id INTEGER NOT NULL REFERENCES work_order(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            team_id INTEGER,
+            note TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX work_order_step_order ON work_order_step(order_id, id)",
+        """CREATE TABLE kb_category (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            parent_id INTEGER REFERENCES kb_category(id)
+        )""",
+        """CREATE TABLE kb_article (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            category_id INTEGER REFERENCES kb_category(id),
+            title TEXT NOT NULL,
+            body TEXT NOT NULL DEFAULT '',
+            keywords TEXT NOT NULL DEFAULT '',
+            pinned INTEGER NOT NULL DEFAULT 0,
+            views INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX kb_article_category ON kb_article(category_id)",
+        "CREATE INDEX kb_article_pinned ON kb_article(pinned) WHERE pinned",
+        """CREATE TABLE kb_gram (
+            gram TEXT NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES kb_article(id) ON DELETE CASCADE,
+            PRIMARY KEY (gram, article_id)
+        ) WITHOUT ROWID""",
+        """CREATE VIRTUAL TABLE kb_fts USING fts5(
+            title, body, keywords, content='kb_article', content_rowid='id', tokenize='trigram')""",
+        """CREATE TRIGGER kb_fts_ai AFTER INSERT ON kb_article BEGIN
+            INSERT INTO kb_fts(rowid, title, body, keywords)
+            VALUES (new.id, new.title, new.body, new.keywords);
+            END""",
+        """CREATE TRIGGER kb_fts_ad AFTER DELETE ON kb_article BEGIN
+            INSERT INTO kb_fts(kb_fts, rowid, title, body, keywords)
+            VALUES ('delete', old.id, old.title, old.body, old.keywords); END""",
+        """CREATE TRIGGER kb_fts_au AFTER UPDATE OF title, body, keywords ON kb_article BEGIN
+            INSERT INTO kb_fts(kb_fts, rowid, title, body, keywords)
+            VALUES ('delete', old.id, old.title, old.body, old.keywords);
+            INSERT INTO kb_fts(rowid, title, body, keywords)
+            VALUES (new.id, new.title, new.body, new.keywords);
+            END""",
+        """CREATE TABLE kb_question (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            question TEXT NOT NULL,
+            phone TEXT NOT NULL DEFAULT '',
+            asked_at TEXT NOT NULL,
+            asked_by TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open',
+            article_id INTEGER REFERENCES kb_article(id) ON DELETE SET NULL,
+            answered_at TEXT,
+            answered_by TEXT
+        )""",
+        "CREATE INDEX kb_question_status ON kb_question(status, id)",
+    ]
+    for sql in statements:
+        db.execute_sql(sql)
+
+
+MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m004_crm]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
