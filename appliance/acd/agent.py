@@ -155,6 +155,13 @@ class Agent:
         """The call is over: wrap-up for ``wrapup`` seconds, then ready (or the pending not-ready)."""
         if self.state is not AgentState.TALKING:
             return
+        self._start_wrapup(wrapup, on_done)
+
+    def on_restored_in_call(self, wrapup: float) -> None:
+        """Restored after a restart that cut the agent's call: wrap-up (for the notes), then ready."""
+        self._start_wrapup(wrapup, None)
+
+    def _start_wrapup(self, wrapup: float, on_done: Callable[[float], None] | None) -> None:
         self.wrapup_for = wrapup
         self.wrapup_started = self.acd.clock()
         self._set_state(AgentState.WRAP_UP, self.call_id)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import gevent
 from gevent.event import AsyncResult
 
-from appliance.voiceboard.channel import Channel, ChannelState, Play
+from appliance.voiceboard.channel import ChannelState, Play
 from appliance.voiceboard.errors import CallError, Hangup, NoAnswer
 from appliance.voiceboard.events import CidFormat, Tone
 
@@ -240,6 +240,3 @@ class CallFlow:
         trunk.play(self._prompts("queue_full", "goodbye"), barge_in=False)
         return why
 
-
-def is_trunk(channel: Channel) -> bool:
-    return channel.kind.name in ("FXO", "E1")

@@ -170,8 +170,8 @@ def parse_config(raw: Mapping[str, Any]) -> AcdConfig | None:
         try:
             strategy = Strategy(str(q.get("strategy", "longest_idle")))
         except ValueError:
-            names = ", ".join(s.value for s in Strategy)
-            raise AcdConfigError(f"{where}.strategy must be one of {names}") from None
+            choices = ", ".join(s.value for s in Strategy)
+            raise AcdConfigError(f"{where}.strategy must be one of {choices}") from None
         members = _strs(q, "agents", where)
         unknown = [m for m in members if m not in ids]
         if unknown:
@@ -188,14 +188,15 @@ def parse_config(raw: Mapping[str, Any]) -> AcdConfig | None:
             ring_timeout=_num(q, "ring_timeout", where, RING_TIMEOUT, 0.5),
             announce_every=_num(q, "announce_every", where, ANNOUNCE_EVERY, 1.0),
             wrapup=_num(q, "wrapup", where, 0.0) if "wrapup" in q else None))
-    names = [q.name for q in queues]
+    names = [qc.name for qc in queues]
     if len(set(names)) != len(names):
         raise AcdConfigError("acd.queues: queue names must be unique")
-    for q in queues:
-        if q.overflow and q.overflow not in (VOICEMAIL, CALLBACK) and q.overflow not in names:
-            raise AcdConfigError(f"queue {q.name}: overflow {q.overflow!r} is no queue, voicemail or callback")
-        if q.overflow == q.name:
-            raise AcdConfigError(f"queue {q.name}: overflow to itself")
+    for qc in queues:
+        if qc.overflow and qc.overflow not in (VOICEMAIL, CALLBACK) and qc.overflow not in names:
+            raise AcdConfigError(
+                f"queue {qc.name}: overflow {qc.overflow!r} is no queue, voicemail or callback")
+        if qc.overflow == qc.name:
+            raise AcdConfigError(f"queue {qc.name}: overflow to itself")
     default = str(acd.get("default_queue", names[0]))
     if default not in names:
         raise AcdConfigError(f"acd.default_queue {default!r} is not a queue")

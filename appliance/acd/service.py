@@ -159,8 +159,7 @@ class ACD:
         if state is AgentState.NOT_READY:
             agent.on_not_ready(row.reason)
         elif state in (*IN_CALL, AgentState.WRAP_UP):
-            agent.state = AgentState.TALKING        # re-enter wrap-up through the normal path
-            agent.on_call_end(self._wrapup_of(agent, None), lambda _s: None)
+            agent.on_restored_in_call(self._wrapup_of(agent, None))
         log.info("%s restored: %s on station %s", agent.prefix, agent.state.value, row.station)
 
     def stop(self) -> None:
@@ -310,7 +309,8 @@ class ACD:
         by_state: dict[str, int] = {s.value: 0 for s in AgentState}
         for a in members:
             by_state[a.state.value] += 1
-        return {"queue": name, "waiting": len(q.calls), "longest_wait": round(q.longest_wait(self.clock()), 1),
+        return {"queue": name, "waiting": len(q.calls),
+                "longest_wait": round(q.longest_wait(self.clock()), 1),
                 "agents": by_state, "answered": q.answered, "abandoned": q.abandoned,
                 "overflowed": q.overflowed}
 

@@ -51,8 +51,8 @@ def wait_for(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condi
             gevent.sleep(0.02)
 
 
-def config(queue: dict[str, Any] | None = None, agents: int = 2, extra_queues: list[dict[str, Any]] | None = None,
-           **acd: Any) -> AcdConfig:
+def config(queue: dict[str, Any] | None = None, agents: int = 2,
+           extra_queues: list[dict[str, Any]] | None = None, **acd: Any) -> AcdConfig:
     """An [acd] config: queue "service" with agents 1001.. (not logged in unless they have a station)."""
     q = {"name": "service", "strategy": "longest_idle", "agents": [str(1001 + i) for i in range(agents)],
          "ring_timeout": 4.0, "max_wait": 60.0, "announce_every": 30.0, **(queue or {})}
@@ -87,7 +87,8 @@ class Harness:
 
 
 @pytest.fixture
-def make_acd(site: SimulatedSite, test_prompts: PromptSet, data_dir: Path) -> Iterator[Callable[[AcdConfig], Harness]]:
+def make_acd(site: SimulatedSite, test_prompts: PromptSet,
+             data_dir: Path) -> Iterator[Callable[[AcdConfig], Harness]]:
     made: list[Harness] = []
 
     def make(cfg: AcdConfig) -> Harness:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import gevent
 from gevent.event import AsyncResult
 
@@ -71,6 +69,3 @@ def call_in(site: SimulatedSite, trunk: int, caller: str) -> AsyncResult:
 def heard(ch: Channel) -> list[str]:
     return decode_heard(ch.heard)
 
-
-def waiter(cond: Callable[[], bool]) -> Callable[[], bool]:
-    return cond

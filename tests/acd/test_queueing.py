@@ -39,12 +39,13 @@ def test_wrapup_is_never_violated(site: SimulatedSite, make_acd: Callable[..., H
     assert phones.rang[1][2] == "13800000002"
     assert phones.rang[1][1] - ended >= wrapup - 0.1, "the phone rang during wrap-up"
     h.acd.flush()
-    first = [r for r in cdr.recent_calls(5) if r.caller == "13800000001"][0]
+    first = next(r for r in cdr.recent_calls(5) if r.caller == "13800000001")
     assert first.wrapup_s >= wrapup - 0.1
     exchange_hangup(h.exchange(1), "busy")
 
 
-def test_end_wrapup_makes_the_agent_ready_at_once(site: SimulatedSite, make_acd: Callable[..., Harness]) -> None:
+def test_end_wrapup_makes_the_agent_ready_at_once(site: SimulatedSite,
+                                                  make_acd: Callable[..., Harness]) -> None:
     phones = Phones(site, {3: 0.3})
     h = make_acd(config(agents=1, wrapup=60.0))
     h.acd.login("1001", 3, ready=True)
@@ -200,7 +201,8 @@ def test_round_robin_end_to_end(site: SimulatedSite, make_acd: Callable[..., Har
     assert phones.ports_rung() == [3, 4, 3, 4]
 
 
-def test_auto_answer_headset_beeps_then_connects(site: SimulatedSite, make_acd: Callable[..., Harness]) -> None:
+def test_auto_answer_headset_beeps_then_connects(site: SimulatedSite,
+                                                 make_acd: Callable[..., Harness]) -> None:
     Phones(site, {})
     h = make_acd(config(agents=1))
     h.acd.login("1001", 3, mode="auto_answer", ready=True)
