@@ -62,7 +62,7 @@ def test_restart_restores_agents_and_interrupts_open_calls(
             # the restored agent takes calls on its station again
             acd2.ready("1001")
             call_in(site2, 1, "13800000012").get(timeout=20)
-            wait_for(lambda: "talking" in (acd2.agent_info("1001")["state"], acd2.agent_info("1003")["state"]),
+            wait_for(lambda: "talking" in (acd2.agent_info(a)["state"] for a in ("1001", "1003")),
                      15, "a restored agent answers")
             assert phones2.ports_rung()[0] in (3, 5)
             exchange_hangup(site2.far.channels[1], "busy")
