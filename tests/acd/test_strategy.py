@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
-from appliance.acd.model import AcdConfigError, Priority, Strategy, parse_config
+from appliance.acd.model import AcdConfigError, Priority, QueueConfig, Strategy, parse_config
+from appliance.acd.queue import Queue, QueuedCall
 from appliance.acd.strategy import AgentStats, choose
 
 CALLS = 500
@@ -106,3 +108,20 @@ def test_config_priority_and_errors() -> None:
     for raw, needle in bad:
         with pytest.raises(AcdConfigError, match=needle):
             parse_config({"acd": raw})
+
+
+def test_queue_order_emergency_then_vip_then_fifo() -> None:
+    q = Queue(QueueConfig("q", max_length=600))
+    rng = random.Random(3)
+    made = []
+    for seq in range(CALLS):
+        prio = rng.choice([Priority.NORMAL] * 6 + [Priority.VIP] * 3 + [Priority.EMERGENCY])
+        call = QueuedCall(f"c{seq}", cast(Any, None), "1", "", prio, seq, float(seq))
+        made.append(call)
+        q.add(call, float(seq))
+    order = [(c.priority, c.seq) for c in q.calls]
+    expected = sorted(((c.priority, c.seq) for c in made), key=lambda p: (-p[0], p[1]))
+    assert order == expected
+    assert q.full is False and q.ahead_of(q.calls[10]) == 10
+    q.remove(q.calls[0])
+    assert q.ahead_of(q.calls[10]) == 10 and len(q.calls) == CALLS - 1
