@@ -407,6 +407,8 @@ class ACD:
                 q.abandoned += 1
             self.leave_queue(call, "ABANDON" if disposition is Disposition.ABANDONED else disposition.name,
                              ended_by=ended_by)
+        if call.state is CallState.OFFERED:
+            call.ring_s += now - call.offered_at      # the caller gave up while an agent was rung
         for a in call.offer_to:
             a.on_offer_withdrawn()
         call.offer_to = []

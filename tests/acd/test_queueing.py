@@ -231,3 +231,41 @@ def test_auto_answer_headset_beeps_then_connects(site: SimulatedSite,
     h.acd.flush()
     rec = cdr.recent_calls(1)[0]
     assert (rec.disposition, rec.ended_by) == ("answered", "agent")
+
+
+def test_caller_hanging_up_while_the_agent_rings_is_abandoned_not_missed(
+        site: SimulatedSite, make_acd: Callable[..., Harness]) -> None:
+    phones = Phones(site, {})                    # rings, nobody picks up
+    h = make_acd(config({"ring_timeout": 10.0}, agents=1))
+    h.acd.login("1001", 3, ready=True)
+    call_in(site, 0, "13800000030").get(timeout=20)
+    wait_for(lambda: _state(h, "1001") == "offered", 10, "the agent's phone rings")
+    wait_for(lambda: bool(phones.rang), 10, "the phone sees the ringing")
+    exchange_hangup(h.exchange(0), "busy")
+    wait_for(lambda: _state(h, "1001") == "ready", 8, "the agent is free again")
+    wait_for(lambda: h.phone(3).status()["ringing"] == 0 and site.board.channels[3].status()["ringing"] == 0,
+             5, "the ringing stops")
+    assert h.acd.agent_info("1001")["missed"] == 0
+    h.acd.flush()
+    rec = cdr.recent_calls(1)[0]
+    assert (rec.disposition, rec.agent, rec.answered_at) == ("abandoned", "1001", None)
+    assert rec.ring_s > 0, "the ring time of an abandoned offer is recorded"
+
+
+def test_skills_route_to_the_highest_level_end_to_end(site: SimulatedSite,
+                                                      make_acd: Callable[..., Harness]) -> None:
+    phones = Phones(site, {3: 0.2, 4: 0.2})
+    agents = [{"id": "1001", "skills": {"gas": 1}}, {"id": "1002", "skills": {"gas": 5}},
+              {"id": "1003", "skills": {"heat": 9}}]
+    h = make_acd(config({"strategy": "skills", "skill": "gas", "agents": []}, agents=3, agent_list=agents))
+    h.acd.login("1001", 3, ready=True)
+    h.acd.login("1002", 4, ready=True)
+    h.acd.login("1003", 5, ready=True)          # no gas skill: never offered this queue's calls
+    call_in(site, 0, "13800000031").get(timeout=20)
+    wait_for(lambda: _state(h, "1002") == "talking", 10, "the gas expert answers")
+    call_in(site, 1, "13800000032").get(timeout=20)
+    wait_for(lambda: _state(h, "1001") == "talking", 10, "the next gas agent takes the second call")
+    assert phones.ports_rung() == [4, 3]
+    assert h.acd.queue_stats("service")["agents"]["ready"] == 0, "the heat-only agent is no member"
+    for t in (0, 1):
+        exchange_hangup(h.exchange(t), "busy")
