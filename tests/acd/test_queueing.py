@@ -269,3 +269,16 @@ def test_skills_route_to_the_highest_level_end_to_end(site: SimulatedSite,
     assert h.acd.queue_stats("service")["agents"]["ready"] == 0, "the heat-only agent is no member"
     for t in (0, 1):
         exchange_hangup(h.exchange(t), "busy")
+
+
+def test_wait_limit_overflows_to_callback(site: SimulatedSite, make_acd: Callable[..., Harness]) -> None:
+    Phones(site, {})
+    h = make_acd(config({"max_wait": 1.5, "overflow": "callback"}, agents=1))
+    call_in(site, 0, "13800000040").get(timeout=20)
+    exch = h.exchange(0)
+    wait_for(lambda: heard(exch)[-2:] == ["callback_accepted", "goodbye"], 10, "the callback promise")
+    wait_for(lambda: site.board.channels[0].state is ChannelState.IDLE, 10, "the call ended")
+    h.acd.flush()
+    rec = cdr.recent_calls(1)[0]
+    assert (rec.caller, rec.disposition, rec.overflow_to, rec.ended_by) == (
+        "13800000040", "callback", "callback", "acd")
