@@ -282,3 +282,20 @@ def test_wait_limit_overflows_to_callback(site: SimulatedSite, make_acd: Callabl
     rec = cdr.recent_calls(1)[0]
     assert (rec.caller, rec.disposition, rec.overflow_to, rec.ended_by) == (
         "13800000040", "callback", "callback", "acd")
+
+
+def test_longest_idle_end_to_end(site: SimulatedSite, make_acd: Callable[..., Harness]) -> None:
+    phones = Phones(site, {3: 0.2, 4: 0.2})
+    h = make_acd(config(agents=2, wrapup=0.3))
+    h.acd.login("1002", 4, ready=True)           # free first
+    gevent.sleep(0.3)
+    h.acd.login("1001", 3, ready=True)
+    for caller in ("13800000051", "13800000052"):
+        call_in(site, 0, caller).get(timeout=20)
+        wait_for(lambda: "talking" in (_state(h, "1001"), _state(h, "1002")), 15, "answered")
+        exchange_hangup(h.exchange(0), "busy")
+        wait_for(lambda: _state(h, "1001") == _state(h, "1002") == "ready"
+                 and h.exchange(0).state is ChannelState.IDLE
+                 and h.phone(3).state is ChannelState.IDLE and h.phone(4).state is ChannelState.IDLE,
+                 10, "both free")
+    assert phones.ports_rung() == [4, 3], "the agent free the longest gets the call"
