@@ -22,6 +22,8 @@ import gevent
 import gevent.event
 from gevent import subprocess
 
+from appliance.acd.model import AcdConfig, AcdConfigError, parse_config
+from appliance.acd.service import ACD
 from appliance.attendant import Attendant
 from appliance.console.config import ConsoleConfig
 from appliance.console.console import Console
@@ -62,6 +64,7 @@ class Config:
     network_dir: Path = Path("var/network")
     usb_dir: Path | None = None
     e1_dnis_len: int = 8                    # E1/R2 China: DNIS digits we take (no end-of-DNIS signal)
+    acd: AcdConfig | None = None            # [acd] queues and agents (docs/acd.md); None: the attendant
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,6 +112,17 @@ def load_config(path: Path) -> Config:
         raise ConfigError("[console] must be a table")
     device = console.get("device")
     usb = console.get("usb_dir")
+    try:
+        acd = parse_config(raw)
+    except AcdConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if acd is not None:
+        kinds = [k for k, n in parse_spec(spec) for _ in range(n)]
+        for agent in acd.agents:
+            if agent.station is not None and not (0 <= agent.station < len(kinds)
+                                                  and kinds[agent.station].name == "FXS"):
+                raise ConfigError(f"acd agent {agent.id}: station {agent.station} is not an FXS port of "
+                                  f"board.spec {spec!r}")
     return Config(
         backend=backend, spec=spec, far=far, channels=channels,
         device=str(board.get("device", DEFAULT_DEVICE)),
@@ -118,7 +132,7 @@ def load_config(path: Path) -> Config:
         socket=Path(str(board.get("socket", "var/run/board.sock"))),
         data_dir=Path(str(raw.get("data", {}).get("dir", "var"))),
         prompts_dir=Path(str(raw.get("prompts", {}).get("dir", "build/prompts/demo"))),
-        demo_callers=callers, e1_dnis_len=dnis_len, extra=raw,
+        demo_callers=callers, e1_dnis_len=dnis_len, acd=acd, extra=raw,
     )
 
 
@@ -151,7 +165,13 @@ class Service:
         self.stopping = gevent.event.Event()
         self.far: subprocess.Popen[bytes] | None = None
         self.far_board: Board | None = None
-        self.attendant = Attendant(self.board, PromptSet(cfg.prompts_dir), cfg.data_dir / "recordings")
+        prompts = PromptSet(cfg.prompts_dir)
+        self.attendant = Attendant(self.board, prompts, cfg.data_dir / "recordings")
+        # With queues and agents configured, trunk calls go to the ACD; stations that are no
+        # auto-answer agent's headset keep the attendant's behaviour (dial tone).
+        self.acd = (ACD(self.board, prompts, cfg.acd, fallback=self.attendant.handle)
+                    if cfg.acd is not None else None)
+        self.call_handler = self.acd.handle if self.acd is not None else self.attendant.handle
         self._greenlets: list[gevent.Greenlet] = []
         self.exit_code = 0
         self.console: Console | None = None
@@ -160,7 +180,9 @@ class Service:
     def start(self) -> None:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
         init_db(self.cfg.data_dir)
-        self.board.call_handler = self.attendant.handle
+        if self.acd is not None:
+            self.acd.start()
+        self.board.call_handler = self.call_handler
         if self.cfg.far == "process":
             self.cfg.socket.parent.mkdir(parents=True, exist_ok=True)
             self.board.link_listen(self.cfg.socket)
@@ -195,7 +217,7 @@ class Service:
         log.info("maintenance console on %s", device)
 
     def _pause_calls(self, paused: bool) -> None:
-        self.board.call_handler = None if paused else self.attendant.handle
+        self.board.call_handler = None if paused else self.call_handler
 
     def _restart(self) -> None:
         self.exit_code = EXIT_RESTART
@@ -234,6 +256,8 @@ class Service:
             g.kill(block=False)
         if self.console is not None:
             self.console.stop()
+        if self.acd is not None:
+            self.acd.stop()         # queued calls end as interrupted; their records are written
         for ch in self.board.channels:
             if ch.busy:
                 ch.release("service stopping")   # R2: clear back / clear forward while openr2 runs

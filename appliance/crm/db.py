@@ -131,6 +131,59 @@ def _m002_audit_log(db: SqliteDatabase) -> None:
         )
 
 
+def _m003_acd(db: SqliteDatabase) -> None:
+    """The ACD: call detail records, the queue log, agents' persisted state (appliance/crm/cdr.py)."""
+    db.execute_sql(
+        """CREATE TABLE acd_cdr (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            call_id TEXT NOT NULL UNIQUE,
+            caller TEXT NOT NULL DEFAULT '',
+            dnis TEXT NOT NULL DEFAULT '',
+            queue TEXT NOT NULL DEFAULT '',
+            final_queue TEXT NOT NULL DEFAULT '',
+            priority INTEGER NOT NULL DEFAULT 0,
+            agent TEXT NOT NULL DEFAULT '',
+            enqueued_at REAL,
+            offered_at REAL,
+            answered_at REAL,
+            ended_at REAL,
+            wait_s REAL NOT NULL DEFAULT 0,
+            ring_s REAL NOT NULL DEFAULT 0,
+            talk_s REAL NOT NULL DEFAULT 0,
+            wrapup_s REAL NOT NULL DEFAULT 0,
+            offers INTEGER NOT NULL DEFAULT 0,
+            disposition TEXT NOT NULL DEFAULT '',
+            overflow_to TEXT NOT NULL DEFAULT '',
+            ended_by TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute_sql("CREATE INDEX acd_cdr_enqueued ON acd_cdr(enqueued_at)")
+    db.execute_sql("CREATE INDEX acd_cdr_open ON acd_cdr(ended_at)")
+    db.execute_sql(
+        """CREATE TABLE acd_queue_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            call_id TEXT NOT NULL DEFAULT '',
+            queue TEXT NOT NULL DEFAULT '',
+            agent TEXT NOT NULL DEFAULT '',
+            event TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute_sql("CREATE INDEX acd_queue_log_at ON acd_queue_log(at)")
+    db.execute_sql("CREATE INDEX acd_queue_log_call ON acd_queue_log(call_id)")
+    db.execute_sql(
+        """CREATE TABLE acd_agent_state (
+            agent_id TEXT PRIMARY KEY,
+            station INTEGER,
+            mode TEXT NOT NULL DEFAULT 'ring',
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL
+        )"""
+    )
+
+
 def _m004_crm(db: SqliteDatabase) -> None:
     """Customers, work orders (工单) and their steps, technician teams, the knowledge base (issue 6).
 
@@ -308,7 +361,7 @@ def _m004_crm(db: SqliteDatabase) -> None:
         db.execute_sql(sql)
 
 
-MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m004_crm]
+MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -78,6 +78,12 @@ TEST_PROMPTS: tuple[str, ...] = (
     "survey",
     "thanks",
     "beep_then_speak",
+    # ACD (appliance/acd): what a queued caller hears
+    "music_on_hold",
+    "queue_position",
+    "queue_callers",
+    "queue_full",
+    "callback_accepted",
 )
 
 # DTMF timing of the test set: 60 ms tone, 60 ms gap, 100 ms of silence first.

@@ -1,0 +1,242 @@
+"""One queued call, from the trunk answering to clear-down, in the greenlet that owns the trunk.
+
+The caller waits hearing the hold prompt, position announcements and music on hold; the ACD's
+dispatcher picks agents (``call.offer_to``) and stops the current prompt to wake the call. The call
+then rings the agents' stations (or beeps an auto-answer headset), bridges the first to answer,
+and waits until either side hangs up. The wait limit sends the call to its queue's overflow target.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import gevent
+from gevent.event import AsyncResult
+
+from appliance.voiceboard.channel import ChannelState, Play
+from appliance.voiceboard.errors import CallError, Hangup, NoAnswer
+from appliance.voiceboard.events import CidFormat, Tone
+
+from .model import CALLBACK, VOICEMAIL, Disposition, PhoneMode
+from .queue import CallState, Queue, QueuedCall
+
+if TYPE_CHECKING:
+    from .agent import Agent
+    from .service import ACD
+
+log = logging.getLogger(__name__)
+
+OVERFLOW_HOPS = 3            # queue -> queue overflows one call may take
+BEEP_MS = 300                # the auto-answer beep (China BEEP tone)
+
+
+def _say_number(n: int) -> list[str]:
+    """Prompt names saying ``n`` digit by digit (the IVR's say-number will replace this)."""
+    return [f"digit_{d}" for d in str(max(0, n))]
+
+
+class CallFlow:
+    def __init__(self, acd: ACD, call: QueuedCall) -> None:
+        self.acd = acd
+        self.call = call
+        self.trunk = call.trunk
+        self.outcomes: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ main
+    def run(self) -> None:
+        acd, call = self.acd, self.call
+        disposition: Disposition | None = None
+        ended_by = "caller"
+        try:
+            queue = acd.queues[acd.cfg.default_queue]
+            hops = 0
+            while True:
+                if not acd.enqueue(call, queue):
+                    target = self._overflow_target(queue, hops)
+                    if target is None:
+                        disposition = self._final_overflow(queue, Disposition.FULL)
+                        ended_by = "acd"
+                        return
+                    queue, hops = target, hops + 1
+                    continue
+                while self._wait():
+                    agent = self._offer()
+                    if agent is None:
+                        acd.offer_failed(call, self.outcomes)
+                        self.outcomes = {}
+                        continue
+                    disposition = Disposition.ANSWERED
+                    ended_by = self._talk(agent)
+                    return
+                target = self._overflow_target(queue, hops)
+                acd.leave_queue(call, "OVERFLOW", target=target.name if target else queue.cfg.overflow)
+                if target is None:
+                    disposition = self._final_overflow(queue, Disposition.OVERFLOW)
+                    ended_by = "acd"
+                    return
+                queue, hops = target, hops + 1
+        except Hangup as exc:
+            if disposition is None:
+                disposition = Disposition.ABANDONED
+            log.info("%s ended: %s", call.prefix, exc.cause)
+        except CallError as exc:
+            log.warning("%s failed: %s", call.prefix, exc)
+            if disposition is None:
+                disposition = Disposition.ABANDONED
+        finally:
+            if acd.stopping:
+                disposition, ended_by = Disposition.INTERRUPTED, "shutdown"
+            self.trunk.release("call ended")
+            acd.call_ended(call, disposition or Disposition.ABANDONED, ended_by)
+
+    # ------------------------------------------------------------------ waiting
+    def _prompts(self, *names: str) -> list[Play | str]:
+        items: list[Play | str] = []
+        for name in names:
+            path = self.acd.prompts.path(name) if self.acd.prompts is not None else None
+            if path is not None:
+                items.append(path)
+        return items
+
+    def _position(self) -> list[str]:
+        q = self.call.queue
+        ahead = q.ahead_of(self.call) if q is not None else 0
+        if ahead <= 0:
+            return ["hold"]
+        return ["queue_position", *_say_number(ahead), "queue_callers"]
+
+    def _wait(self) -> bool:
+        """Hold until the dispatcher offers the call (True) or the wait limit passes (False)."""
+        call, trunk, acd = self.call, self.trunk, self.acd
+        first = True
+        next_announce = 0.0
+        while True:
+            if call.offer_to:
+                return True
+            q = call.queue
+            assert q is not None
+            now = acd.clock()
+            remaining = q.cfg.max_wait - (now - call.entered)
+            if remaining <= 0:
+                return False
+            if first:
+                pos = self._position()
+                names = pos if pos == ["hold"] else ["hold", *pos]
+                first = False
+                next_announce = now + q.cfg.announce_every
+            elif now >= next_announce:
+                names = self._position()
+                next_announce = now + q.cfg.announce_every
+            else:
+                names = ["music_on_hold"]
+            items = self._prompts(*names) or [Play.silence(1000)]
+            try:
+                trunk.play(items, barge_in=False, timeout=remaining)
+            except gevent.Timeout:
+                trunk.stop_play()
+
+    # ------------------------------------------------------------------ offering
+    def _offer(self) -> Agent | None:
+        call, trunk = self.call, self.trunk
+        agents = list(call.offer_to)
+        call._set_state(CallState.OFFERED, ",".join(a.id for a in agents))
+        trunk.stop_play()
+        trunk.start_play([Play.cptone(Tone.RINGBACK)])
+        winner: AsyncResult = AsyncResult()
+        left = [len(agents)]
+        ringers = [gevent.spawn(self._ring, a, winner, left) for a in agents]
+        try:
+            agent: Agent | None = winner.get()
+            return agent
+        finally:
+            gevent.killall([g for g in ringers if not g.dead], block=True)
+            for a in agents:
+                self.outcomes.setdefault(a.id, "withdrawn")
+
+    def _ring(self, agent: Agent, winner: AsyncResult, left: list[int]) -> None:
+        station = agent.station
+        call = self.call
+        won = claimed = False
+        try:
+            if station is None:
+                self.outcomes[agent.id] = "failed"
+                return
+            if agent.mode is PhoneMode.AUTO_ANSWER and agent.headset_up:
+                station.play([Play.cptone(Tone.BEEP, BEEP_MS)], barge_in=False)
+            else:
+                if station.busy:
+                    self.outcomes[agent.id] = "failed"
+                    return
+                station.claim()
+                claimed = True
+                caller = call.caller if call.caller.isdigit() else ""
+                station.ring(caller, cid_format=self.trunk.cid_format or CidFormat.FSK,
+                             timeout=self.acd.ring_timeout(call))
+            if winner.ready():
+                self.outcomes[agent.id] = "withdrawn"
+            else:
+                won = True
+                self.outcomes[agent.id] = "answered"
+                winner.set(agent)
+        except NoAnswer:
+            self.outcomes[agent.id] = "missed"
+        except (Hangup, CallError) as exc:
+            log.info("%s offer to %s failed: %s", call.prefix, agent.id, exc)
+            self.outcomes[agent.id] = "failed"
+        finally:
+            if claimed and not won and station is not None and station.owner is gevent.getcurrent():
+                station.release("offer over")
+            left[0] -= 1
+            if left[0] <= 0 and not winner.ready():
+                winner.set(None)
+
+    # ------------------------------------------------------------------ talking
+    def _talk(self, agent: Agent) -> str:
+        """Bridge caller and agent until one hangs up; who did ("caller" / "agent")."""
+        call, trunk, acd = self.call, self.trunk, self.acd
+        station = agent.station
+        assert station is not None
+        auto = agent.mode is PhoneMode.AUTO_ANSWER and agent.headset_up
+        if not auto:
+            station.claim()
+        try:
+            trunk.stop_play()
+            trunk.bridge(station)
+            acd.call_connected(call, agent, self.outcomes)
+            try:
+                trunk.wait_hangup()
+            except Hangup as exc:
+                who = "caller" if trunk.state in (ChannelState.CLEARING, ChannelState.DOWN) else "agent"
+                log.info("%s %s hung up (%s)", call.prefix, who, exc.cause)
+                return who
+            return "caller"
+        finally:
+            if auto:
+                station.unbridge()
+            elif station.owner is gevent.getcurrent():
+                station.release("call ended")
+
+    # ------------------------------------------------------------------ overflow
+    def _overflow_target(self, queue: Queue, hops: int) -> Queue | None:
+        name = queue.cfg.overflow
+        if name in ("", VOICEMAIL, CALLBACK) or hops >= OVERFLOW_HOPS:
+            return None
+        self.call.overflow_to = name
+        return self.acd.queues[name]
+
+    def _final_overflow(self, queue: Queue, why: Disposition) -> Disposition:
+        target = queue.cfg.overflow
+        trunk = self.trunk
+        trunk.stop_play()
+        if target == VOICEMAIL:
+            self.call.overflow_to = VOICEMAIL
+            trunk.play(self._prompts("leave_message"), barge_in=False)
+            return Disposition.VOICEMAIL
+        if target == CALLBACK:
+            self.call.overflow_to = CALLBACK
+            trunk.play(self._prompts("callback_accepted", "goodbye"), barge_in=False)
+            return Disposition.CALLBACK
+        trunk.play(self._prompts("queue_full", "goodbye"), barge_in=False)
+        return why
+
