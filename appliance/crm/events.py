@@ -103,8 +103,9 @@ def publish(topic: str, data: dict[str, Any] | None = None) -> int:
     return count
 
 
-def publish_threadsafe(topic: str, data: dict[str, Any] | None = None,
-                       hub: gevent.hub.Hub | None = None) -> None:
+def publish_threadsafe(
+    topic: str, data: dict[str, Any] | None = None, hub: gevent.hub.Hub | None = None
+) -> None:
     """Publish from another OS thread: the event is handed to the hub's loop."""
     target = hub if hub is not None else _main_hub
     if target is None or threading.get_ident() == target.thread_ident:

@@ -21,9 +21,9 @@ from appliance.crm.db import database, db_task
 
 log = logging.getLogger(__name__)
 
-IDLE_TIMEOUT = 8 * 3600.0        # an agent's shift without a request
+IDLE_TIMEOUT = 8 * 3600.0  # an agent's shift without a request
 ABSOLUTE_TIMEOUT = 12 * 3600.0
-TOUCH_EVERY = 60.0               # seconds between last_seen updates of one session
+TOUCH_EVERY = 60.0  # seconds between last_seen updates of one session
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,16 @@ def _insert(digest: str, user: users.UserInfo, csrf: str, now: float, ip: str) -
     with db.atomic():
         db.execute_sql(
             "INSERT INTO web_session(token_hash, username, role, csrf, created_at, last_seen, ip)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", (digest, user.username, user.role, csrf, now, now, ip[:64]))
-        audit.record("login", actor=user.username, source="web", target=f"user:{user.username}",
-                     details={"ip": ip[:64], "role": user.role})
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (digest, user.username, user.role, csrf, now, now, ip[:64]),
+        )
+        audit.record(
+            "login",
+            actor=user.username,
+            source="web",
+            target=f"user:{user.username}",
+            details={"ip": ip[:64], "role": user.role},
+        )
 
 
 def start(user: users.UserInfo, ip: str = "") -> tuple[str, Session]:
@@ -69,7 +76,9 @@ def lookup(token: str) -> Session | None:
     digest = _digest(token)
     row = db.execute_sql(
         "SELECT s.username, u.role, s.csrf, s.created_at, s.last_seen, u.disabled FROM web_session s"
-        " JOIN users u ON u.username = s.username WHERE s.token_hash = ?", (digest,)).fetchone()
+        " JOIN users u ON u.username = s.username WHERE s.token_hash = ?",
+        (digest,),
+    ).fetchone()
     if row is None:
         return None
     now = time.time()

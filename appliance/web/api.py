@@ -18,7 +18,7 @@ from appliance.web.routes import ROUTES, Ctx, WebError, route
 
 log = logging.getLogger(__name__)
 
-SSE_KEEPALIVE = 15.0      # seconds between comment lines on an idle stream
+SSE_KEEPALIVE = 15.0  # seconds between comment lines on an idle stream
 SSE_TOPICS = ("call.", "agent.", "ticket.")
 
 
@@ -48,22 +48,39 @@ def openapi_document() -> dict[str, Any]:
     for r in ROUTES:
         if not r.api:
             continue
-        op: dict[str, Any] = {"summary": r.summary, "x-permission": r.perm,
-                              "responses": {"200": {"description": "成功"}, "400": {"description": "输入有误"},
-                                            "401": {"description": "未登录"}, "403": {"description": "无权限"}}}
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
-                  for n in ("cid", "oid") if f"<{n}:int>" in r.path]
+        op: dict[str, Any] = {
+            "summary": r.summary,
+            "x-permission": r.perm,
+            "responses": {
+                "200": {"description": "成功"},
+                "400": {"description": "输入有误"},
+                "401": {"description": "未登录"},
+                "403": {"description": "无权限"},
+            },
+        }
+        params = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
+            for n in ("cid", "oid")
+            if f"<{n}:int>" in r.path
+        ]
         if params:
             op["parameters"] = params
         if r.write:
-            op["parameters"] = [*op.get("parameters", []), {"name": "X-CSRF-Token", "in": "header",
-                                                           "required": True, "schema": {"type": "string"}}]
+            op["parameters"] = [
+                *op.get("parameters", []),
+                {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}},
+            ]
             op["requestBody"] = {"content": {"application/json": {"schema": {"type": "object"}}}}
         paths.setdefault(r.openapi_path(), {})[r.method.lower()] = op
-    return {"openapi": "3.0.3", "info": {"title": "热线 Rexian API", "version": "1"},
-            "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie",
-                                                           "name": "rexian_session"}}},
-            "security": [{"session": []}], "paths": paths}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "热线 Rexian API", "version": "1"},
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "rexian_session"}}
+        },
+        "security": [{"session": []}],
+        "paths": paths,
+    }
 
 
 @route("GET", "/api/me", perm="authenticated", summary="当前用户")
@@ -87,8 +104,11 @@ def lookup(ctx: Ctx) -> dict[str, Any]:
         found = customer.find_by_phone(ctx.query.get("phone", ""))
     except InvalidInput:
         found = []
-    return {"customers": [{"id": c.id, "name": c.name, "account_no": c.account_no, "address": c.address}
-                          for c in found]}
+    return {
+        "customers": [
+            {"id": c.id, "name": c.name, "account_no": c.account_no, "address": c.address} for c in found
+        ]
+    }
 
 
 @route("GET", "/api/customers/<cid:int>", perm="desk", summary="客户档案、历史和未结工单")
@@ -98,8 +118,11 @@ def customer_record(ctx: Ctx) -> dict[str, Any]:
     record = _dc(c)
     record["grade_name"] = c.grade_name
     history = customer.history(c.id)
-    open_orders = [_order_json(o) for o in workorder.list_orders(actor, customer_id=c.id, limit=50)
-                   if o.state in workorder.OPEN_STATES]
+    open_orders = [
+        _order_json(o)
+        for o in workorder.list_orders(actor, customer_id=c.id, limit=50)
+        if o.state in workorder.OPEN_STATES
+    ]
     return {"customer": record, "history": history, "open_orders": open_orders}
 
 
@@ -133,9 +156,15 @@ def order_create(ctx: Ctx) -> bottle.HTTPResponse:
     if cid and not (cid.isdigit() and len(cid) < 12):
         raise WebError(400, "客户编号无效")
     order = workorder.register(
-        actor, ctx.field("type", "repair"), ctx.field("title"), description=ctx.field("description"),
-        priority=ctx.field("priority", "normal"), customer_id=int(cid) if cid else None,
-        caller_phone=ctx.field("caller_phone"), address=ctx.field("address"))
+        actor,
+        ctx.field("type", "repair"),
+        ctx.field("title"),
+        description=ctx.field("description"),
+        priority=ctx.field("priority", "normal"),
+        customer_id=int(cid) if cid else None,
+        caller_phone=ctx.field("caller_phone"),
+        address=ctx.field("address"),
+    )
     team = ctx.field("team_id")
     if team:
         order = workorder.dispatch(actor, order.id, wo.team_id_of(team), ctx.field("note"))
@@ -147,16 +176,25 @@ def order_create(ctx: Ctx) -> bottle.HTTPResponse:
 def order_get(ctx: Ctx) -> dict[str, Any]:
     actor = ctx.need_actor()
     order = workorder.get_order(actor, int(ctx.args["oid"]))
-    return {"order": _order_json(order), "steps": [_dc(s) for s in workorder.steps(actor, order.id)],
-            "actions": wo.allowed_actions(order, actor)}
+    return {
+        "order": _order_json(order),
+        "steps": [_dc(s) for s in workorder.steps(actor, order.id)],
+        "actions": wo.allowed_actions(order, actor),
+    }
 
 
 @route("POST", "/api/orders/<oid:int>/actions", perm="wo.act", summary="工单操作")
 def order_action(ctx: Ctx) -> dict[str, Any]:
     if not isinstance(ctx.json, dict):
         raise WebError(400, "请求内容须为JSON对象")
-    order = wo.act(ctx.need_actor(), int(ctx.args["oid"]), ctx.field("action"), note=ctx.field("note"),
-                   team=ctx.field("team_id"), final_answer=ctx.field("final_answer"))
+    order = wo.act(
+        ctx.need_actor(),
+        int(ctx.args["oid"]),
+        ctx.field("action"),
+        note=ctx.field("note"),
+        team=ctx.field("team_id"),
+        final_answer=ctx.field("final_answer"),
+    )
     events.publish("ticket.updated", {"serial": order.serial, "id": order.id, "state": order.state.value})
     return {"order": _order_json(order)}
 
@@ -164,16 +202,23 @@ def order_action(ctx: Ctx) -> dict[str, Any]:
 @route("GET", "/orders/export.csv", perm="wo.export", summary="导出工单（CSV）")
 def export_csv(ctx: Ctx) -> bottle.HTTPResponse:
     rows = wo.export_rows(wo.query_orders(ctx.need_actor(), wo.list_params(ctx.query)))
-    return response(wo.to_csv(rows), 200, "text/csv; charset=utf-8",
-                    {"Content-Disposition": 'attachment; filename="workorders.csv"'})
+    return response(
+        wo.to_csv(rows),
+        200,
+        "text/csv; charset=utf-8",
+        {"Content-Disposition": 'attachment; filename="workorders.csv"'},
+    )
 
 
 @route("GET", "/orders/export.xlsx", perm="wo.export", summary="导出工单（Excel）")
 def export_xlsx(ctx: Ctx) -> bottle.HTTPResponse:
     rows = wo.export_rows(wo.query_orders(ctx.need_actor(), wo.list_params(ctx.query)))
-    return response(wo.to_xlsx(rows), 200,
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    {"Content-Disposition": 'attachment; filename="workorders.xlsx"'})
+    return response(
+        wo.to_xlsx(rows),
+        200,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        {"Content-Disposition": 'attachment; filename="workorders.xlsx"'},
+    )
 
 
 def _sse(sub: events.Subscription) -> Iterator[bytes]:

@@ -26,7 +26,7 @@ from appliance.web.routes import PUBLIC, ROUTES, Ctx, Route, WebError, allowed
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "rexian_session"
-PRE_CSRF_COOKIE = "rexian_pre"       # double-submit token of the login and setup forms
+PRE_CSRF_COOKIE = "rexian_pre"  # double-submit token of the login and setup forms
 SETUP_PATHS = ("/setup",)
 
 
@@ -77,8 +77,9 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
 def _parse_qs(raw: str | bytes, what: str) -> dict[str, str]:
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict",
-                                       max_num_fields=200)
+        pairs = urllib.parse.parse_qsl(
+            text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=200
+        )
     except (UnicodeDecodeError, ValueError):
         raise WebError(400, f"{what}不是有效的UTF-8编码") from None
     out: dict[str, str] = {}
@@ -133,12 +134,14 @@ class App:
                 bottle.response.set_header(k, v)
             body = render.error_page(None, status, msg).body
             return str(body)
+
         return handler
 
     def _wrap(self, r: Route) -> Any:
         def callback(**args: Any) -> bottle.HTTPResponse:
-            environ = bottle.request.environ   # read before any greenlet switch (see module doc)
+            environ = bottle.request.environ  # read before any greenlet switch (see module doc)
             return self.dispatch(r, environ, args)
+
         callback.__name__ = r.handler.__name__
         return callback
 
@@ -198,9 +201,19 @@ class App:
                 raise WebError(400, "内容含有无效字符")
         token = _cookies(environ).get(SESSION_COOKIE, "")
         sess = session.lookup(token) if token else None
-        ctx = Ctx(environ=environ, method=r.method, path=str(environ.get("PATH_INFO", "")), query=query,
-                  form=form, json=data, session=sess, token=token, is_api=r.api, args=args,
-                  secure=self.config.secure_cookies)
+        ctx = Ctx(
+            environ=environ,
+            method=r.method,
+            path=str(environ.get("PATH_INFO", "")),
+            query=query,
+            form=form,
+            json=data,
+            session=sess,
+            token=token,
+            is_api=r.api,
+            args=args,
+            secure=self.config.secure_cookies,
+        )
         if sess is not None:
             ctx.actor = actor_of(sess.username, sess.role)
         return ctx
@@ -261,8 +274,11 @@ def cookie_header(name: str, value: str, secure: bool, max_age: int | None = Non
 def pre_csrf(ctx: Ctx) -> str:
     """The double-submit token for the login/setup form (kept if the browser has one)."""
     current = _cookies(ctx.environ).get(PRE_CSRF_COOKIE, "")
-    return current if 20 <= len(current) <= 64 and current.replace("-", "").replace("_", "").isalnum() \
+    return (
+        current
+        if 20 <= len(current) <= 64 and current.replace("-", "").replace("_", "").isalnum()
         else secrets.token_urlsafe(24)
+    )
 
 
 def build_app(config: WebConfig) -> App:

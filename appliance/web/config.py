@@ -19,8 +19,9 @@ class WebConfig:
     bind: str = "127.0.0.1"
     port: int = 8080
     allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
-        default_factory=lambda: tuple(ipaddress.ip_network(n) for n in DEFAULT_ALLOW))
-    secure_cookies: bool = True      # cookies only over HTTPS; dev.toml turns it off for plain HTTP
+        default_factory=lambda: tuple(ipaddress.ip_network(n) for n in DEFAULT_ALLOW)
+    )
+    secure_cookies: bool = True  # cookies only over HTTPS; dev.toml turns it off for plain HTTP
     max_body: int = MAX_BODY
 
     def permits(self, address: str) -> bool:
@@ -46,7 +47,7 @@ def parse_web(raw: Any) -> WebConfig:
         raise WebConfigError("web.bind must be an address")
     allow_raw = raw.get("allow", list(DEFAULT_ALLOW))
     if not isinstance(allow_raw, list):
-        raise WebConfigError("web.allow must be a list of networks such as \"192.168.1.0/24\"")
+        raise WebConfigError('web.allow must be a list of networks such as "192.168.1.0/24"')
     try:
         allow = tuple(ipaddress.ip_network(str(n), strict=False) for n in allow_raw)
     except ValueError as exc:

@@ -14,21 +14,40 @@ from appliance.crm.common import TZ_CN, Actor
 from appliance.crm.db import off_hub
 from appliance.web.routes import WebError
 
-SORT_NAMES = {"created_at": "登记时间", "due_at": "时限", "serial": "工单号", "priority": "优先级",
-              "state": "状态"}
+SORT_NAMES = {
+    "created_at": "登记时间",
+    "due_at": "时限",
+    "serial": "工单号",
+    "priority": "优先级",
+    "state": "状态",
+}
 PRIORITY_NAMES = {"urgent": "特急", "high": "紧急", "normal": "一般", "low": "低"}
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 LIST_PARAMS = ("state", "type", "sort", "dir", "team")
-EXPORT_COLUMNS = [("serial", "工单号"), ("type", "类型"), ("state", "状态"), ("priority", "优先级"),
-                  ("title", "标题"), ("caller_phone", "来电号码"), ("address", "地址"), ("team", "班组"),
-                  ("created_at", "登记时间"), ("due_at", "时限"), ("final_answer", "最终答复")]
+EXPORT_COLUMNS = [
+    ("serial", "工单号"),
+    ("type", "类型"),
+    ("state", "状态"),
+    ("priority", "优先级"),
+    ("title", "标题"),
+    ("caller_phone", "来电号码"),
+    ("address", "地址"),
+    ("team", "班组"),
+    ("created_at", "登记时间"),
+    ("due_at", "时限"),
+    ("final_answer", "最终答复"),
+]
 
 
 def list_params(query: dict[str, str]) -> dict[str, str]:
     """The list filters, each checked against its allow-list (anything else is a 400, never SQL)."""
-    out = {"state": query.get("state", ""), "type": query.get("type", ""),
-           "sort": query.get("sort", "created_at") or "created_at", "dir": query.get("dir", "desc") or "desc",
-           "team": query.get("team", "")}
+    out = {
+        "state": query.get("state", ""),
+        "type": query.get("type", ""),
+        "sort": query.get("sort", "created_at") or "created_at",
+        "dir": query.get("dir", "desc") or "desc",
+        "team": query.get("team", ""),
+    }
     if out["state"] and out["state"] not in {s.value for s in workorder.State}:
         raise WebError(400, "筛选条件“状态”无效")
     if out["type"] and out["type"] not in workorder.TYPES:
@@ -92,14 +111,18 @@ def allowed_actions(order: workorder.WorkOrder, actor: Actor) -> list[str]:
     return out
 
 
-def act(actor: Actor, order_id: int, action: str, *, note: str = "", team: str = "",
-        final_answer: str = "") -> workorder.WorkOrder:
+def act(
+    actor: Actor, order_id: int, action: str, *, note: str = "", team: str = "", final_answer: str = ""
+) -> workorder.WorkOrder:
     """One step of the order's state machine (checks and audit in crm)."""
     if action not in workorder.TRANSITIONS:
         raise WebError(400, "操作无效")
     if action in ("dispatch", "redispatch", "transfer"):
-        fn = {"dispatch": workorder.dispatch, "redispatch": workorder.redispatch,
-              "transfer": workorder.transfer}[action]
+        fn = {
+            "dispatch": workorder.dispatch,
+            "redispatch": workorder.redispatch,
+            "transfer": workorder.transfer,
+        }[action]
         return fn(actor, order_id, team_id_of(team), note)
     if action == "answer":
         return workorder.answer(actor, order_id, final_answer)
@@ -113,12 +136,19 @@ def export_rows(orders: list[workorder.WorkOrder]) -> list[list[str]]:
     names = {t.id: t.name for t in workorder.list_teams()}
     rows = [[label for _k, label in EXPORT_COLUMNS]]
     for o in orders:
-        values = {"serial": o.serial, "type": workorder.TYPE_NAMES.get(o.type, o.type), "state": o.state_name,
-                  "priority": PRIORITY_NAMES.get(o.priority, o.priority), "title": o.title,
-                  "caller_phone": o.caller_phone, "address": o.address,
-                  "team": names.get(o.team_id, "") if o.team_id is not None else "",
-                  "created_at": local_time(o.created_at), "due_at": local_time(o.due_at),
-                  "final_answer": o.final_answer}
+        values = {
+            "serial": o.serial,
+            "type": workorder.TYPE_NAMES.get(o.type, o.type),
+            "state": o.state_name,
+            "priority": PRIORITY_NAMES.get(o.priority, o.priority),
+            "title": o.title,
+            "caller_phone": o.caller_phone,
+            "address": o.address,
+            "team": names.get(o.team_id, "") if o.team_id is not None else "",
+            "created_at": local_time(o.created_at),
+            "due_at": local_time(o.due_at),
+            "final_answer": o.final_answer,
+        }
         rows.append([_no_formula(values[k]) for k, _l in EXPORT_COLUMNS])
     return rows
 
@@ -131,7 +161,7 @@ def _no_formula(value: str) -> str:
 def to_csv(rows: list[list[str]]) -> bytes:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerows(rows)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")    # BOM: Excel opens UTF-8 Chinese correctly
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens UTF-8 Chinese correctly
 
 
 def _col(i: int) -> str:
@@ -146,8 +176,10 @@ def _col(i: int) -> str:
 def _xlsx_worker(rows: list[list[str]]) -> bytes:
     sheet_rows = []
     for r, row in enumerate(rows, start=1):
-        cells = "".join(f'<c r="{_col(c)}{r}" t="inlineStr"><is><t xml:space="preserve">{escape(v)}</t></is></c>'
-                        for c, v in enumerate(row))
+        cells = "".join(
+            f'<c r="{_col(c)}{r}" t="inlineStr"><is><t xml:space="preserve">{escape(v)}</t></is></c>'
+            for c, v in enumerate(row)
+        )
         sheet_rows.append(f'<row r="{r}">{cells}</row>')
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -169,7 +201,7 @@ def _xlsx_worker(rows: list[list[str]]) -> bytes:
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
         "xl/worksheets/sheet1.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet {ns}>'
-        f'<sheetData>{"".join(sheet_rows)}</sheetData></worksheet>',
+        f"<sheetData>{''.join(sheet_rows)}</sheetData></worksheet>",
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:

@@ -6,7 +6,6 @@ import logging
 import mimetypes
 import urllib.parse
 from pathlib import Path
-from typing import Any
 
 import bottle
 
@@ -21,8 +20,14 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {".css", ".js", ".svg", ".png", ".ico"}
-ROLE_NAMES = {"agent": "坐席", "team_leader": "班长", "supervisor": "主管", "technician": "维修人员",
-              "admin": "管理员", "maintenance": "维护人员"}
+ROLE_NAMES = {
+    "agent": "坐席",
+    "team_leader": "班长",
+    "supervisor": "主管",
+    "technician": "维修人员",
+    "admin": "管理员",
+    "maintenance": "维护人员",
+}
 
 
 # ---- static files ----------------------------------------------------------------------------------
@@ -50,15 +55,18 @@ def static_file(ctx: Ctx) -> bottle.HTTPResponse:
 def _pre_form(ctx: Ctx, title: str, inner: str, message: str = "", status: int = 200) -> bottle.HTTPResponse:
     token = pre_csrf(ctx)
     alert = f'<p class="error" role="alert">{e(message)}</p>' if message else ""
-    body = f'{alert}<form method="post" class="card">{inner}' \
-           f'<input type="hidden" name="csrf" value="{e(token)}"></form>'
+    body = (
+        f'{alert}<form method="post" class="card">{inner}'
+        f'<input type="hidden" name="csrf" value="{e(token)}"></form>'
+    )
     res = page(None, title, body, status)
     res.set_header("Set-Cookie", cookie_header(PRE_CSRF_COOKIE, token, ctx.secure, 3600))
     return res
 
 
 SETUP_FORM = """<p>首次启动：请创建系统管理员账号。此页面在创建后即不再可用。</p>
-<label>用户名 <input name="username" id="username" autofocus required maxlength="32" autocomplete="username"></label>
+<label>用户名 <input name="username" id="username" autofocus required maxlength="32"
+ autocomplete="username"></label>
 <label>密码（至少10个字符） <input name="password" id="password" type="password" required maxlength="128"
  autocomplete="new-password"></label>
 <label>确认密码 <input name="password2" id="password2" type="password" required maxlength="128"
@@ -80,6 +88,7 @@ def setup_submit(ctx: Ctx) -> bottle.HTTPResponse:
         session.setup_admin(ctx.field("username"), password, ctx.ip())
     except users.UserError as exc:
         from appliance.web.app import translate_user_error
+
         return _pre_form(ctx, "系统初始化", SETUP_FORM, translate_user_error(exc), 400)
     log.info("web: first administrator %s created", ctx.field("username"))
     return redirect("/login?created=1")
@@ -122,11 +131,14 @@ def login_submit(ctx: Ctx) -> bottle.HTTPResponse:
     result = users.verify_password(username, ctx.field("password")[:256])
     inner = LOGIN_FORM.format(next=e(_safe_next(ctx.field("next", "/"))))
     if not result.ok or result.user is None:
-        session.audit_web("login_failed", username or "?", f"user:{username}",
-                          {"reason": result.reason, "ip": ctx.ip()})
-        return _pre_form(ctx, "登录", inner, login_message(result), 429 if result.reason == "throttled" else 400)
+        session.audit_web(
+            "login_failed", username or "?", f"user:{username}", {"reason": result.reason, "ip": ctx.ip()}
+        )
+        return _pre_form(
+            ctx, "登录", inner, login_message(result), 429 if result.reason == "throttled" else 400
+        )
     if result.user.role == "maintenance":
-        pass   # the maintenance technician may use the web maintenance pages too
+        pass  # the maintenance technician may use the web maintenance pages too
     token, _sess = session.start(result.user, ctx.ip())
     res = redirect(_safe_next(ctx.field("next", "/")))
     res.set_header("Set-Cookie", cookie_header(SESSION_COOKIE, token, ctx.secure))
@@ -155,8 +167,10 @@ def home(ctx: Ctx) -> bottle.HTTPResponse:
 
 
 def _type_options(selected: str = "repair") -> str:
-    return "".join(f'<option value="{k}"{" selected" if k == selected else ""}>{v}</option>'
-                   for k, v in workorder.TYPE_NAMES.items())
+    return "".join(
+        f'<option value="{k}"{" selected" if k == selected else ""}>{v}</option>'
+        for k, v in workorder.TYPE_NAMES.items()
+    )
 
 
 def _team_options(teams: list[workorder.Team]) -> str:
@@ -174,7 +188,8 @@ def desk(ctx: Ctx) -> bottle.HTTPResponse:
  <form id="search-form"><input id="q" name="q" placeholder="电话 / 姓名 / 地址 / 户号" autofocus
   autocomplete="off" maxlength="64"><button type="submit">查询</button></form>
  <ul id="results" class="results"></ul></section>
-<section id="customer" class="panel customer"><h2>客户档案</h2><div id="customer-body">未选择客户</div></section>
+<section id="customer" class="panel customer"><h2>客户档案</h2>
+ <div id="customer-body">未选择客户</div></section>
 <section class="panel neworder"><h2>新建工单 <kbd>F4</kbd></h2>
  <form id="wo-form">
   <input type="hidden" name="customer_id" id="wo-customer">
@@ -199,12 +214,18 @@ def desk(ctx: Ctx) -> bottle.HTTPResponse:
 
 
 def _filters_form(params: dict[str, str]) -> str:
-    states = "".join(f'<option value="{s.value}"{" selected" if params.get("state") == s.value else ""}>'
-                     f'{name}</option>' for s, name in workorder.STATE_NAMES.items())
-    types = "".join(f'<option value="{k}"{" selected" if params.get("type") == k else ""}>{v}</option>'
-                    for k, v in workorder.TYPE_NAMES.items())
-    sorts = "".join(f'<option value="{k}"{" selected" if params.get("sort") == k else ""}>{v}</option>'
-                    for k, v in wo.SORT_NAMES.items())
+    states = "".join(
+        f'<option value="{s.value}"{" selected" if params.get("state") == s.value else ""}>{name}</option>'
+        for s, name in workorder.STATE_NAMES.items()
+    )
+    types = "".join(
+        f'<option value="{k}"{" selected" if params.get("type") == k else ""}>{v}</option>'
+        for k, v in workorder.TYPE_NAMES.items()
+    )
+    sorts = "".join(
+        f'<option value="{k}"{" selected" if params.get("sort") == k else ""}>{v}</option>'
+        for k, v in wo.SORT_NAMES.items()
+    )
     return f"""<form method="get" class="filters">
 <label>状态 <select name="state"><option value="">全部</option>{states}</select></label>
 <label>类型 <select name="type"><option value="">全部</option>{types}</select></label>
@@ -222,17 +243,25 @@ def orders_page(ctx: Ctx) -> bottle.HTTPResponse:
     qs = urllib.parse.urlencode({k: v for k, v in params.items() if v})
     export = ""
     if allowed("wo.export", ctx.role):
-        export = (f'<p class="export"><a href="/orders/export.csv?{e(qs)}" id="export-csv">导出 CSV</a> '
-                  f'<a href="/orders/export.xlsx?{e(qs)}" id="export-xlsx">导出 Excel</a></p>')
+        export = (
+            f'<p class="export"><a href="/orders/export.csv?{e(qs)}" id="export-csv">导出 CSV</a> '
+            f'<a href="/orders/export.xlsx?{e(qs)}" id="export-xlsx">导出 Excel</a></p>'
+        )
     trs = "".join(
-        f'<tr><td><a href="/orders/{o.id}">{e(o.serial)}</a></td><td>{e(workorder.TYPE_NAMES.get(o.type))}</td>'
+        f'<tr><td><a href="/orders/{o.id}">{e(o.serial)}</a></td>'
+        f'<td>{e(workorder.TYPE_NAMES.get(o.type))}</td>'
         f'<td>{e(o.title)}</td><td class="state-{e(o.state.value)}">{e(o.state_name)}</td>'
-        f'<td>{e(wo.team_name(o.team_id))}</td><td>{e(wo.local_time(o.created_at))}</td>'
-        f'<td>{e(wo.local_time(o.due_at))}{" ⚠超时" if o.escalated else ""}</td></tr>' for o in rows)
-    body = (_filters_form(params) + export +
-            '<table class="list" id="orders"><thead><tr><th>工单号</th><th>类型</th><th>标题</th><th>状态</th>'
-            f'<th>班组</th><th>登记时间</th><th>时限</th></tr></thead><tbody>{trs}</tbody></table>'
-            f'<p>{len(rows)} 条</p>')
+        f"<td>{e(wo.team_name(o.team_id))}</td><td>{e(wo.local_time(o.created_at))}</td>"
+        f"<td>{e(wo.local_time(o.due_at))}{' ⚠超时' if o.escalated else ''}</td></tr>"
+        for o in rows
+    )
+    body = (
+        _filters_form(params)
+        + export
+        + '<table class="list" id="orders"><thead><tr><th>工单号</th><th>类型</th><th>标题</th><th>状态</th>'
+        f"<th>班组</th><th>登记时间</th><th>时限</th></tr></thead><tbody>{trs}</tbody></table>"
+        f"<p>{len(rows)} 条</p>"
+    )
     return page(ctx, "工单", body, body_class="wide")
 
 
@@ -243,35 +272,57 @@ def _action_forms(ctx: Ctx, order: workorder.WorkOrder, actor: Actor) -> str:
         label = workorder.ACTION_NAMES[action]
         extra = ""
         if action in ("dispatch", "redispatch", "transfer"):
-            opts = "".join(f'<option value="{t.id}">{e(t.name)}</option>' for t in teams if t.id != order.team_id)
+            opts = "".join(
+                f'<option value="{t.id}">{e(t.name)}</option>' for t in teams if t.id != order.team_id
+            )
             extra = f'<label>班组 <select name="team_id">{opts}</select></label>'
         if action == "answer":
-            extra = '<label>最终答复 <textarea name="final_answer" required rows="3" maxlength="4000"></textarea></label>'
+            extra = (
+                '<label>最终答复 <textarea name="final_answer" required rows="3"'
+                ' maxlength="4000"></textarea></label>'
+            )
         elif action == "reply":
-            extra = '<label>处理结果 <textarea name="note" required rows="3" maxlength="2000"></textarea></label>'
+            extra = (
+                '<label>处理结果 <textarea name="note" required rows="3" maxlength="2000"></textarea></label>'
+            )
         else:
             extra += '<label>说明 <input name="note" maxlength="2000"></label>'
-        out.append(f'<form method="post" action="/orders/{order.id}/act" class="action" id="act-{action}">'
-                   f'{csrf_field(ctx)}<input type="hidden" name="action" value="{action}">{extra}'
-                   f'<button type="submit">{label}</button></form>')
+        out.append(
+            f'<form method="post" action="/orders/{order.id}/act" class="action" id="act-{action}">'
+            f'{csrf_field(ctx)}<input type="hidden" name="action" value="{action}">{extra}'
+            f'<button type="submit">{label}</button></form>'
+        )
     return "".join(out) or "<p>当前没有您可以执行的操作</p>"
 
 
 def order_detail_html(order: workorder.WorkOrder, steps: list[workorder.Step]) -> str:
-    fields = [("工单号", order.serial), ("类型", workorder.TYPE_NAMES.get(order.type, order.type)),
-              ("状态", order.state_name), ("优先级", wo.PRIORITY_NAMES.get(order.priority, order.priority)),
-              ("来电号码", order.caller_phone), ("地址", order.address), ("班组", wo.team_name(order.team_id)),
-              ("登记", f"{wo.local_time(order.created_at)} {order.created_by}"),
-              ("时限", wo.local_time(order.due_at)), ("标题", order.title), ("内容", order.description),
-              ("最终答复", order.final_answer)]
+    fields = [
+        ("工单号", order.serial),
+        ("类型", workorder.TYPE_NAMES.get(order.type, order.type)),
+        ("状态", order.state_name),
+        ("优先级", wo.PRIORITY_NAMES.get(order.priority, order.priority)),
+        ("来电号码", order.caller_phone),
+        ("地址", order.address),
+        ("班组", wo.team_name(order.team_id)),
+        ("登记", f"{wo.local_time(order.created_at)} {order.created_by}"),
+        ("时限", wo.local_time(order.due_at)),
+        ("标题", order.title),
+        ("内容", order.description),
+        ("最终答复", order.final_answer),
+    ]
     dl = "".join(f"<dt>{k}</dt><dd>{e(v)}</dd>" for k, v in fields)
-    trs = "".join(f"<tr><td>{e(wo.local_time(s.at))}</td><td>{e(s.actor)}</td>"
-                  f"<td>{e(workorder.ACTION_NAMES.get(s.action, s.action))}</td>"
-                  f"<td>{e(workorder.STATE_NAMES.get(workorder.State(s.to_state), s.to_state))}</td>"
-                  f"<td>{e(wo.team_name(s.team_id))}</td><td>{e(s.note)}</td></tr>" for s in steps)
-    return (f'<dl class="fields" id="order-fields">{dl}</dl><h2>处理过程</h2><table class="list" id="steps">'
-            f'<thead><tr><th>时间</th><th>人员</th><th>操作</th><th>状态</th><th>班组</th><th>说明</th></tr>'
-            f'</thead><tbody>{trs}</tbody></table>')
+    trs = "".join(
+        f"<tr><td>{e(wo.local_time(s.at))}</td><td>{e(s.actor)}</td>"
+        f"<td>{e(workorder.ACTION_NAMES.get(s.action, s.action))}</td>"
+        f"<td>{e(workorder.STATE_NAMES.get(workorder.State(s.to_state), s.to_state))}</td>"
+        f"<td>{e(wo.team_name(s.team_id))}</td><td>{e(s.note)}</td></tr>"
+        for s in steps
+    )
+    return (
+        f'<dl class="fields" id="order-fields">{dl}</dl><h2>处理过程</h2><table class="list" id="steps">'
+        f"<thead><tr><th>时间</th><th>人员</th><th>操作</th><th>状态</th><th>班组</th><th>说明</th></tr>"
+        f"</thead><tbody>{trs}</tbody></table>"
+    )
 
 
 @route("GET", "/orders/<oid:int>", perm="wo.read", summary="工单详情")
@@ -281,17 +332,28 @@ def order_page(ctx: Ctx) -> bottle.HTTPResponse:
     steps = workorder.steps(actor, order.id)
     msg = ctx.query.get("msg", "")[:200]
     note = f'<p class="ok" role="status">{e(msg)}</p>' if msg else ""
-    body = (note + order_detail_html(order, steps) + '<h2>操作</h2><div class="actions">'
-            + _action_forms(ctx, order, actor) + f'</div><p><a href="/orders/{order.id}/print" '
-            'id="print-link">打印</a></p>')
+    body = (
+        note
+        + order_detail_html(order, steps)
+        + '<h2>操作</h2><div class="actions">'
+        + _action_forms(ctx, order, actor)
+        + f'</div><p><a href="/orders/{order.id}/print" '
+        'id="print-link">打印</a></p>'
+    )
     return page(ctx, f"工单 {order.serial}", body)
 
 
 @route("POST", "/orders/<oid:int>/act", perm="wo.act", summary="工单操作（派单、回复、答复、关闭…）")
 def order_act(ctx: Ctx) -> bottle.HTTPResponse:
     actor = ctx.need_actor()
-    order = wo.act(actor, int(ctx.args["oid"]), ctx.field("action"), note=ctx.field("note"),
-                   team=ctx.field("team_id"), final_answer=ctx.field("final_answer"))
+    order = wo.act(
+        actor,
+        int(ctx.args["oid"]),
+        ctx.field("action"),
+        note=ctx.field("note"),
+        team=ctx.field("team_id"),
+        final_answer=ctx.field("final_answer"),
+    )
     back = ctx.field("back")
     target = back if back in ("/tech",) else f"/orders/{order.id}"
     msg = urllib.parse.quote(f"已{workorder.ACTION_NAMES[ctx.field('action')]}：{order.state_name}")
@@ -324,8 +386,9 @@ def users_page(ctx: Ctx) -> bottle.HTTPResponse:
         toggle = "启用" if u.disabled else "停用"
         team = wo.team_name(workorder.team_of(u.username)) if u.role == "technician" else ""
         rows.append(
-            f'<tr id="user-{e(u.username)}"><td>{e(u.username)}</td><td>{e(ROLE_NAMES.get(u.role, u.role))}</td>'
-            f'<td>{e(team)}</td><td>{state}</td><td>'
+            f'<tr id="user-{e(u.username)}"><td>{e(u.username)}</td>'
+            f'<td>{e(ROLE_NAMES.get(u.role, u.role))}</td>'
+            f"<td>{e(team)}</td><td>{state}</td><td>"
             f'<form method="post" action="/admin/users/disable" class="inline">{csrf_field(ctx)}'
             f'<input type="hidden" name="username" value="{e(u.username)}">'
             f'<input type="hidden" name="disabled" value="{"0" if u.disabled else "1"}">'
@@ -333,8 +396,11 @@ def users_page(ctx: Ctx) -> bottle.HTTPResponse:
             f'<form method="post" action="/admin/users/password" class="inline">{csrf_field(ctx)}'
             f'<input type="hidden" name="username" value="{e(u.username)}">'
             f'<input name="password" type="password" placeholder="新密码" maxlength="128" required>'
-            f'<button type="submit">重置密码</button></form></td></tr>')
-    body = (f'<p class="ok" role="status">{e(msg)}</p>' if msg else "") + f"""
+            f'<button type="submit">重置密码</button></form></td></tr>'
+        )
+    body = (
+        (f'<p class="ok" role="status">{e(msg)}</p>' if msg else "")
+        + f"""
 <form method="post" action="/admin/users" class="card" id="new-user">{csrf_field(ctx)}<h2>新建用户</h2>
 <label>用户名 <input name="username" id="nu-username" required maxlength="32"></label>
 <label>角色 <select name="role" id="nu-role">{_role_options()}</select></label>
@@ -344,6 +410,7 @@ def users_page(ctx: Ctx) -> bottle.HTTPResponse:
 <button type="submit" id="nu-submit">创建</button></form>
 <table class="list" id="users"><thead><tr><th>用户名</th><th>角色</th><th>班组</th><th>状态</th><th>操作</th>
 </tr></thead><tbody>{"".join(rows)}</tbody></table>"""
+    )
     return page(ctx, "用户管理", body)
 
 
@@ -382,9 +449,14 @@ def user_password(ctx: Ctx) -> bottle.HTTPResponse:
 @route("GET", "/admin/teams", perm="users.admin", summary="维修班组")
 def teams_page(ctx: Ctx) -> bottle.HTTPResponse:
     msg = ctx.query.get("msg", "")[:200]
-    rows = "".join(f"<tr><td>{t.id}</td><td>{e(t.name)}</td><td>{e(t.leader_name)}</td>"
-                   f"<td>{e(t.leader_mobile)}</td></tr>" for t in workorder.list_teams())
-    body = (f'<p class="ok" role="status">{e(msg)}</p>' if msg else "") + f"""
+    rows = "".join(
+        f"<tr><td>{t.id}</td><td>{e(t.name)}</td><td>{e(t.leader_name)}</td>"
+        f"<td>{e(t.leader_mobile)}</td></tr>"
+        for t in workorder.list_teams()
+    )
+    body = (
+        (f'<p class="ok" role="status">{e(msg)}</p>' if msg else "")
+        + f"""
 <form method="post" action="/admin/teams" class="card" id="new-team">{csrf_field(ctx)}<h2>新建班组</h2>
 <label>名称 <input name="name" id="nt-name" required maxlength="32"></label>
 <label>班长 <input name="leader_name" maxlength="32"></label>
@@ -392,22 +464,27 @@ def teams_page(ctx: Ctx) -> bottle.HTTPResponse:
 <button type="submit" id="nt-submit">创建</button></form>
 <table class="list" id="teams"><thead><tr><th>编号</th><th>名称</th><th>班长</th><th>手机</th></tr></thead>
 <tbody>{rows}</tbody></table>"""
+    )
     return page(ctx, "维修班组", body)
 
 
 @route("POST", "/admin/teams", perm="users.admin", summary="新建班组")
 def team_create(ctx: Ctx) -> bottle.HTTPResponse:
-    team = workorder.create_team(ctx.need_actor(), ctx.field("name"), ctx.field("leader_name"),
-                                 ctx.field("leader_mobile"))
+    team = workorder.create_team(
+        ctx.need_actor(), ctx.field("name"), ctx.field("leader_name"), ctx.field("leader_mobile")
+    )
     return _back("/admin/teams", f"已创建班组 {team.name}")
 
 
 @route("GET", "/admin/audit", perm="audit.read", summary="审计日志")
 def audit_page(ctx: Ctx) -> bottle.HTTPResponse:
-    rows = "".join(f"<tr><td>{e(r.at)}</td><td>{e(r.source)}</td><td>{e(r.actor)}</td><td>{e(r.action)}</td>"
-                   f"<td>{e(r.target)}</td></tr>" for r in audit.recent(200))
-    body = ('<table class="list" id="audit"><thead><tr><th>时间</th><th>来源</th><th>人员</th><th>操作</th>'
-            f'<th>对象</th></tr></thead><tbody>{rows}</tbody></table>')
+    rows = "".join(
+        f"<tr><td>{e(r.at)}</td><td>{e(r.source)}</td><td>{e(r.actor)}</td><td>{e(r.action)}</td>"
+        f"<td>{e(r.target)}</td></tr>"
+        for r in audit.recent(200)
+    )
+    body = (
+        '<table class="list" id="audit"><thead><tr><th>时间</th><th>来源</th><th>人员</th><th>操作</th>'
+        f"<th>对象</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
     return page(ctx, "审计日志", body, body_class="wide")
-
-

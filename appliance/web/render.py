@@ -11,8 +11,8 @@ import bottle
 from appliance.web.routes import Ctx, allowed
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-                               " frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self';"
+    " img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -24,8 +24,12 @@ def e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def response(body: Any, status: int = 200, content_type: str = "text/html; charset=utf-8",
-             headers: dict[str, str] | None = None) -> bottle.HTTPResponse:
+def response(
+    body: Any,
+    status: int = 200,
+    content_type: str = "text/html; charset=utf-8",
+    headers: dict[str, str] | None = None,
+) -> bottle.HTTPResponse:
     res = bottle.HTTPResponse(body=body, status=status)
     for k, v in SECURITY_HEADERS.items():
         res.set_header(k, v)
@@ -36,8 +40,9 @@ def response(body: Any, status: int = 200, content_type: str = "text/html; chars
 
 
 def json_response(obj: Any, status: int = 200) -> bottle.HTTPResponse:
-    return response(json.dumps(obj, ensure_ascii=False, default=str), status,
-                    "application/json; charset=utf-8")
+    return response(
+        json.dumps(obj, ensure_ascii=False, default=str), status, "application/json; charset=utf-8"
+    )
 
 
 def redirect(url: str, status: int = 303) -> bottle.HTTPResponse:
@@ -61,16 +66,27 @@ def csrf_field(ctx: Ctx) -> str:
 
 
 def logout_form(ctx: Ctx) -> str:
-    return (f'<form method="post" action="/logout" class="inline">{csrf_field(ctx)}'
-            f'<button type="submit">退出（{e(ctx.username)}）</button></form>')
+    return (
+        f'<form method="post" action="/logout" class="inline">{csrf_field(ctx)}'
+        f'<button type="submit">退出（{e(ctx.username)}）</button></form>'
+    )
 
 
-def page(ctx: Ctx | None, title: str, body: str, status: int = 200, *, scripts: tuple[str, ...] = (),
-         body_class: str = "") -> bottle.HTTPResponse:
+def page(
+    ctx: Ctx | None,
+    title: str,
+    body: str,
+    status: int = 200,
+    *,
+    scripts: tuple[str, ...] = (),
+    body_class: str = "",
+) -> bottle.HTTPResponse:
     nav = ""
     csrf = ""
     if ctx is not None and ctx.session is not None:
-        links = "".join(f'<a href="{href}">{label}</a>' for perm, href, label in NAV if allowed(perm, ctx.role))
+        links = "".join(
+            f'<a href="{href}">{label}</a>' for perm, href, label in NAV if allowed(perm, ctx.role)
+        )
         nav = f'<nav class="top">{links}<span class="grow"></span>{logout_form(ctx)}</nav>'
         csrf = f'<meta name="csrf-token" content="{e(ctx.csrf)}">'
     js = "".join(f'<script src="/static/{s}" defer></script>' for s in scripts)
@@ -84,7 +100,15 @@ def page(ctx: Ctx | None, title: str, body: str, status: int = 200, *, scripts: 
 
 
 def error_page(ctx: Ctx | None, status: int, message: str) -> bottle.HTTPResponse:
-    titles = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "页面不存在", 405: "不支持的操作",
-              413: "请求内容过大", 429: "请稍后再试", 500: "服务器内部错误"}
+    titles = {
+        400: "请求有误",
+        401: "请先登录",
+        403: "没有权限",
+        404: "页面不存在",
+        405: "不支持的操作",
+        413: "请求内容过大",
+        429: "请稍后再试",
+        500: "服务器内部错误",
+    }
     body = f'<p class="error" role="alert">{e(message)}</p><p><a href="/">返回首页</a></p>'
     return page(ctx, titles.get(status, "错误"), body, status)

@@ -24,11 +24,11 @@ LEAD_ROLES: Final = frozenset({"team_leader", "supervisor", "admin"})
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     PUBLIC: frozenset(ROLES),
     "authenticated": frozenset(ROLES),
-    "desk": DESK_ROLES,                                  # agent desk, customer file
+    "desk": DESK_ROLES,  # agent desk, customer file
     "kb.read": DESK_ROLES | {"technician"},
-    "wo.read": DESK_ROLES | {"technician"},              # a technician sees his team's orders only (crm)
+    "wo.read": DESK_ROLES | {"technician"},  # a technician sees his team's orders only (crm)
     "wo.create": DESK_ROLES,
-    "wo.act": DESK_ROLES | {"technician"},               # which step: crm's state machine and roles
+    "wo.act": DESK_ROLES | {"technician"},  # which step: crm's state machine and roles
     "wo.export": LEAD_ROLES,
     "tech": frozenset({"technician"}),
     "users.admin": frozenset({"admin"}),
@@ -134,8 +134,16 @@ def route(method: str, path: str, *, perm: str, summary: str = "") -> Callable[[
     def register(fn: Handler) -> Handler:
         if any(r.method == method and r.path == path for r in ROUTES):
             raise ValueError(f"route {method} {path} registered twice")
-        ROUTES.append(Route(method, path, perm, fn, summary or (fn.__doc__ or "").strip().split("\n")[0],
-                            path.startswith("/api/")))
+        ROUTES.append(
+            Route(
+                method,
+                path,
+                perm,
+                fn,
+                summary or (fn.__doc__ or "").strip().split("\n")[0],
+                path.startswith("/api/"),
+            )
+        )
         return fn
 
     return register

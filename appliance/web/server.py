@@ -36,9 +36,13 @@ class WebServer:
 
     def start(self) -> str:
         events.bind_hub()
-        self.server = pywsgi.WSGIServer((self.config.bind, self.config.port), self.app,
-                                        spawn=gevent.pool.Pool(MAX_CONNECTIONS),
-                                        log=_Log(logging.DEBUG), error_log=_Log(logging.WARNING))
+        self.server = pywsgi.WSGIServer(
+            (self.config.bind, self.config.port),
+            self.app,
+            spawn=gevent.pool.Pool(MAX_CONNECTIONS),
+            log=_Log(logging.DEBUG),
+            error_log=_Log(logging.WARNING),
+        )
         self.server.start()
         log.info("web UI on %s", self.url)
         return self.url

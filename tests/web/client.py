@@ -42,14 +42,29 @@ class Client:
     cookies: dict[str, str] = field(default_factory=dict)
     csrf: str = ""
 
-    def request(self, method: str, path: str, body: bytes = b"", content_type: str = "",
-                headers: dict[str, str] | None = None, stream_items: int | None = None) -> Result:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        content_type: str = "",
+        headers: dict[str, str] | None = None,
+        stream_items: int | None = None,
+    ) -> Result:
         raw_path, _, query = path.partition("?")
         environ: dict[str, Any] = {
-            "REQUEST_METHOD": method, "PATH_INFO": urllib.parse.unquote(raw_path, "latin-1"),
-            "QUERY_STRING": query, "SERVER_NAME": "test", "SERVER_PORT": "80", "REMOTE_ADDR": self.remote,
-            "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": content_type, "SERVER_PROTOCOL": "HTTP/1.1",
+            "REQUEST_METHOD": method,
+            "PATH_INFO": urllib.parse.unquote(raw_path, "latin-1"),
+            # as a PEP 3333 server passes it: the bytes as latin-1
+            "QUERY_STRING": query.encode("utf-8").decode("latin-1"),
+            "SERVER_NAME": "test",
+            "SERVER_PORT": "80",
+            "REMOTE_ADDR": self.remote,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": content_type,
+            "SERVER_PROTOCOL": "HTTP/1.1",
         }
         if self.cookies:
             environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())

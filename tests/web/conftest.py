@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from appliance.crm import customer, db, users, workorder
 from appliance.crm.common import Actor
 from appliance.web.app import App, build_app
 from appliance.web.config import WebConfig
-from tests.web.client import Client
+
+from .client import Client
 
 PASSWORD = "Zhongguo-2026!"
 ADMIN = Actor("admin", "admin", None, "web")
@@ -43,8 +45,14 @@ def client(app: App) -> Client:
     return Client(app)
 
 
+@dataclass(frozen=True)
+class World:
+    team: workorder.Team
+    customer: customer.Customer
+
+
 @pytest.fixture
-def world(app: App) -> dict[str, object]:
+def world(app: App) -> World:
     """An admin, one user per role, a team with the technician, a customer."""
     users.create_user("admin", PASSWORD, "admin")
     for role in users.ROLES:
@@ -52,9 +60,10 @@ def world(app: App) -> dict[str, object]:
             users.create_user(f"u-{role}", PASSWORD, role)
     team = workorder.create_team(ADMIN, "铁西维修一班")
     workorder.add_member(ADMIN, team.id, "u-technician")
-    cust = customer.create_customer(ADMIN, "100200300", "王伟东", phones=["13812345678"],
-                                    address="铁西区建设大路10号")
-    return {"team": team, "customer": cust}
+    cust = customer.create_customer(
+        ADMIN, "100200300", "王伟东", phones=["13812345678"], address="铁西区建设大路10号"
+    )
+    return World(team, cust)
 
 
 def logged_in(app: App, username: str) -> Client:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from appliance.crm import audit, users
 from appliance.web.app import App, build_app
 from appliance.web.config import WebConfig, parse_web
-from tests.web.client import Client
-from tests.web.conftest import PASSWORD, logged_in
+
+from .client import Client
+from .conftest import PASSWORD, World, logged_in
 
 
 def test_first_boot_every_page_goes_to_setup_then_setup_is_gone(client: Client) -> None:
@@ -31,13 +32,14 @@ def test_first_boot_every_page_goes_to_setup_then_setup_is_gone(client: Client) 
 
 def test_setup_needs_the_form_token(client: Client) -> None:
     client.get("/setup")
-    res = client.post("/setup", {"username": "admin", "password": PASSWORD, "password2": PASSWORD,
-                                 "csrf": "forged"})
+    res = client.post(
+        "/setup", {"username": "admin", "password": PASSWORD, "password2": PASSWORD, "csrf": "forged"}
+    )
     assert res.status == 403 and "CSRF" in res.text
     assert users.needs_setup()
 
 
-def test_login_cookie_flags_and_logout(app: App, world: dict[str, object]) -> None:
+def test_login_cookie_flags_and_logout(app: App, world: World) -> None:
     c = Client(app)
     c.get("/login")
     res = c.post("/login", {"username": "u-agent", "password": PASSWORD, "next": "/orders"})
@@ -56,14 +58,14 @@ def test_login_cookie_flags_and_logout(app: App, world: dict[str, object]) -> No
     assert "login" in actions and "logout" in actions
 
 
-def test_open_redirect_after_login_is_refused(app: App, world: dict[str, object]) -> None:
+def test_open_redirect_after_login_is_refused(app: App, world: World) -> None:
     c = Client(app)
     c.get("/login")
     res = c.post("/login", {"username": "u-agent", "password": PASSWORD, "next": "//evil.example/"})
     assert res.header("Location") == "/"
 
 
-def test_login_throttling_is_shown_in_chinese(app: App, world: dict[str, object]) -> None:
+def test_login_throttling_is_shown_in_chinese(app: App, world: World) -> None:
     c = Client(app)
     c.get("/login")
     for _ in range(users.FREE_FAILURES - 1):
@@ -77,7 +79,7 @@ def test_login_throttling_is_shown_in_chinese(app: App, world: dict[str, object]
     assert any(r.action == "login_failed" for r in audit.recent(10))
 
 
-def test_disabled_user_loses_session(app: App, world: dict[str, object]) -> None:
+def test_disabled_user_loses_session(app: App, world: World) -> None:
     admin = logged_in(app, "admin")
     agent = logged_in(app, "u-agent")
     assert agent.get("/desk").status == 200
@@ -90,7 +92,7 @@ def test_disabled_user_loses_session(app: App, world: dict[str, object]) -> None
     assert admin.post("/admin/users/disable", {"username": "admin", "disabled": "1"}).status == 400
 
 
-def test_csrf_missing_or_wrong_is_refused(app: App, world: dict[str, object]) -> None:
+def test_csrf_missing_or_wrong_is_refused(app: App, world: World) -> None:
     c = logged_in(app, "u-agent")
     body = {"type": "repair", "title": "漏气"}
     for headers in ({}, {"X-CSRF-Token": "wrong"}):
@@ -102,7 +104,7 @@ def test_csrf_missing_or_wrong_is_refused(app: App, world: dict[str, object]) ->
     assert c.post_json("/api/orders", body).status == 201
 
 
-def test_admin_creates_disables_resets_users_with_audit(app: App, world: dict[str, object]) -> None:
+def test_admin_creates_disables_resets_users_with_audit(app: App, world: World) -> None:
     admin = logged_in(app, "admin")
     res = admin.post("/admin/users", {"username": "zhang.san", "password": PASSWORD, "role": "agent"})
     assert res.status == 303
@@ -110,8 +112,10 @@ def test_admin_creates_disables_resets_users_with_audit(app: App, world: dict[st
     res = admin.post("/admin/users", {"username": "zhang.san", "password": PASSWORD, "role": "agent"})
     assert res.status == 400 and "用户名已存在" in res.text
     assert admin.post("/admin/users/password", {"username": "zhang.san", "password": "short"}).status == 400
-    assert admin.post("/admin/users/password", {"username": "zhang.san", "password": "Another-pass-9"}
-                      ).status == 303
+    assert (
+        admin.post("/admin/users/password", {"username": "zhang.san", "password": "Another-pass-9"}).status
+        == 303
+    )
     assert logged_in(app, "admin").get("/admin/users").status == 200
     z = Client(app)
     assert z.login("zhang.san", "Another-pass-9").status == 303
@@ -119,11 +123,12 @@ def test_admin_creates_disables_resets_users_with_audit(app: App, world: dict[st
     assert {"user_create", "user_password_reset"} <= actions
 
 
-def test_ip_allow_list(app: App, world: dict[str, object]) -> None:
+def test_ip_allow_list(app: App, world: World) -> None:
     outsider = Client(app, remote="203.0.113.9")
     res = outsider.get("/login")
     assert res.status == 403 and "不在允许访问的范围内" in res.text
     assert Client(app, remote="192.168.1.20").get("/login").status == 200
-    narrow = Client(build_app(parse_web({"allow": ["10.1.0.0/16"], "secure_cookies": False})),
-                    remote="192.168.1.20")
+    narrow = Client(
+        build_app(parse_web({"allow": ["10.1.0.0/16"], "secure_cookies": False})), remote="192.168.1.20"
+    )
     assert narrow.get("/login").status == 403

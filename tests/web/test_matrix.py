@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+import appliance.web.app  # noqa: F401
 from appliance.crm import users
+from appliance.web import api, pages, tech  # noqa: F401  (register the routes)
 from appliance.web.app import App
 from appliance.web.routes import PERMISSIONS, PUBLIC, ROUTES, route
-from tests.web.client import Client
-from tests.web.conftest import logged_in
 
-import appliance.web.app  # noqa: F401
-from appliance.web import api, pages, tech  # noqa: F401  (register the routes)
+from .client import Client
+from .conftest import World, logged_in
 
 PROTECTED = [r for r in ROUTES if r.perm != PUBLIC]
 
@@ -28,14 +28,15 @@ def test_public_routes_are_only_login_setup_static() -> None:
     assert {r.path for r in ROUTES if r.perm == PUBLIC} == {"/login", "/setup", "/static/<name:path>"}
 
 
-def test_matrix_refuses_every_role_lacking_the_permission(app: App, world: dict[str, object]) -> None:
+def test_matrix_refuses_every_role_lacking_the_permission(app: App, world: World) -> None:
     clients = {role: logged_in(app, "admin" if role == "admin" else f"u-{role}") for role in users.ROLES}
     anonymous = Client(app)
     checked = 0
     for r in PROTECTED:
         path = r.example_path()
-        res = anonymous.request(r.method, path, b"{}" if r.write else b"",
-                                "application/json" if r.write else "")
+        res = anonymous.request(
+            r.method, path, b"{}" if r.write else b"", "application/json" if r.write else ""
+        )
         if r.api:
             assert res.status == 401, (r.path, res.status)
             assert res.json()["error"] == "请先登录"
@@ -54,7 +55,7 @@ def test_matrix_refuses_every_role_lacking_the_permission(app: App, world: dict[
     assert checked > 50
 
 
-def test_allowed_roles_are_not_refused(app: App, world: dict[str, object]) -> None:
+def test_allowed_roles_are_not_refused(app: App, world: World) -> None:
     """Each GET page a role holds answers that role with something other than 403."""
     for role in users.ROLES:
         c = logged_in(app, "admin" if role == "admin" else f"u-{role}")
