@@ -189,12 +189,22 @@ class Service:
             self._start_console(self.cfg.console_device)
         if self.notifier.watchdog_interval:
             self._greenlets.append(gevent.spawn(self._watchdog))
-        self.web = WebServer(parse_web(self.cfg.extra.get("web")))
-        self.web_url = self.web.start()
-        print(f"Rexian: web UI at {self.web_url}", flush=True)
+        self._start_web()
         self.notifier.send("READY=1")
         self.notifier.send(f"STATUS=answering calls on {self.cfg.spec}")
         log.info("ready: board %s", self.cfg.spec)
+
+    def _start_web(self) -> None:
+        # A taken port must not stop the box from answering calls: log it, run without the web UI.
+        web = WebServer(parse_web(self.cfg.extra.get("web")))
+        try:
+            self.web_url = web.start()
+        except OSError as exc:
+            log.error("web UI not started on %s:%d: %s", web.config.bind, web.config.port, exc)
+            print(f"Rexian: web UI NOT started ({exc})", flush=True)
+            return
+        self.web = web
+        print(f"Rexian: web UI at {self.web_url}", flush=True)
 
     def _start_console(self, device: Path) -> None:
         status = ApplianceStatus(self.board, self.cfg.data_dir / "recordings", self._pause_calls,

@@ -33,7 +33,6 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "tech": frozenset({"technician"}),
     "users.admin": frozenset({"admin"}),
     "audit.read": frozenset({"admin", "maintenance"}),
-    "maintenance": frozenset({"maintenance", "admin"}),
     "events": DESK_ROLES | {"technician"},
 }
 assert all(r in ROLES for roles in PERMISSIONS.values() for r in roles)
