@@ -212,7 +212,7 @@ class App:
             token=token,
             is_api=r.api,
             args=args,
-            secure=self.config.secure_cookies,
+            secure=self.config.secure_cookies or environ.get("wsgi.url_scheme") == "https",
         )
         if sess is not None:
             ctx.actor = actor_of(sess.username, sess.role)

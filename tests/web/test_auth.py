@@ -132,3 +132,22 @@ def test_ip_allow_list(app: App, world: World) -> None:
         build_app(parse_web({"allow": ["10.1.0.0/16"], "secure_cookies": False})), remote="192.168.1.20"
     )
     assert narrow.get("/login").status == 403
+
+
+def test_every_write_route_leaves_an_audit_entry(app: App, world: World) -> None:
+    admin = logged_in(app, "admin")
+    before = len(audit.recent(1000))
+    assert admin.post("/admin/teams", {"name": "皇姑维修班"}).status == 303
+    assert admin.post("/admin/users", {"username": "wang.wu", "password": PASSWORD, "role": "technician",
+                                       "team_id": str(world.team.id)}).status == 303
+    assert admin.post("/admin/users/disable", {"username": "wang.wu", "disabled": "1"}).status == 303
+    assert admin.post("/admin/users/disable", {"username": "wang.wu", "disabled": "0"}).status == 303
+    order = admin.post_json("/api/orders", {"type": "consultation", "title": "咨询开户"}).json()["order"]
+    assert admin.post(f"/orders/{order['id']}/act", {"action": "answer", "final_answer": "带身份证到营业厅"}
+                      ).status == 303
+    assert admin.post(f"/orders/{order['id']}/act", {"action": "close"}).status == 303
+    entries = audit.recent(1000)[: len(audit.recent(1000)) - before]
+    actions = {r.action for r in entries}
+    assert {"team_create", "user_create", "user_disable", "user_enable", "wo_register", "wo_answer",
+            "wo_close"} <= actions, actions
+    assert all(r.actor == "admin" for r in entries if r.action != "team_member")
