@@ -133,3 +133,15 @@ def test_sse_stream_delivers_call_offered(app: App, world: World) -> None:
     g.join(timeout=2)
     assert got and b"event: call.offered" in got[0] and b"13812345678" in got[0]
     assert events.subscriber_count() == before  # the stream's subscription ended with it
+
+
+def test_desk_search_by_phone_name_address_account(app: App, world: World) -> None:
+    agent = logged_in(app, "u-agent")
+    for q in ("13812345678", "王伟东", "王伟", "建设大路", "100200300"):
+        hits = agent.get("/api/customers?q=" + q).json()["customers"]
+        assert [h["name"] for h in hits] == ["王伟东"], q
+    found = agent.get("/api/customers/lookup?phone=+86%20138-1234-5678").json()["customers"]
+    assert [c["name"] for c in found] == ["王伟东"]
+    assert agent.get("/api/customers/lookup?phone=abc").json()["customers"] == []
+    record = agent.get(f"/api/customers/{world.customer.id}").json()
+    assert record["customer"]["address"] == "铁西区建设大路10号" and record["history"]["tickets"] == []
