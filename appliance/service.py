@@ -34,6 +34,8 @@ from appliance.voiceboard.board import Board, parse_spec
 from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, parse_channels, port_count
 from appliance.voiceboard.prompts import PromptSet
 from appliance.voiceboard.r2 import R2Span, start_r2_spans
+from appliance.web.config import WebConfigError, parse_web
+from appliance.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,10 @@ def load_config(path: Path) -> Config:
         callers = float(raw.get("demo", {}).get("callers", 0.0))
     except (TypeError, ValueError):
         raise ConfigError("demo.callers must be a number of seconds") from None
+    try:
+        parse_web(raw.get("web"))
+    except WebConfigError as exc:
+        raise ConfigError(str(exc)) from None
     e1 = raw.get("e1", {})
     dnis_len = e1.get("dnis_len", 8) if isinstance(e1, dict) else None
     if not isinstance(dnis_len, int) or not 1 <= dnis_len <= 20:
@@ -176,6 +182,8 @@ class Service:
         self.exit_code = 0
         self.console: Console | None = None
         self.spans: list[R2Span] = []
+        self.web: WebServer | None = None
+        self.web_url = ""
 
     def start(self) -> None:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
@@ -203,9 +211,22 @@ class Service:
             self._start_console(self.cfg.console_device)
         if self.notifier.watchdog_interval:
             self._greenlets.append(gevent.spawn(self._watchdog))
+        self._start_web()
         self.notifier.send("READY=1")
         self.notifier.send(f"STATUS=answering calls on {self.cfg.spec}")
         log.info("ready: board %s", self.cfg.spec)
+
+    def _start_web(self) -> None:
+        # A taken port must not stop the box from answering calls: log it, run without the web UI.
+        web = WebServer(parse_web(self.cfg.extra.get("web")))
+        try:
+            self.web_url = web.start()
+        except OSError as exc:
+            log.error("web UI not started on %s:%d: %s", web.config.bind, web.config.port, exc)
+            print(f"Rexian: web UI NOT started ({exc})", flush=True)
+            return
+        self.web = web
+        print(f"Rexian: web UI at {self.web_url}", flush=True)
 
     def _start_console(self, device: Path) -> None:
         status = ApplianceStatus(self.board, self.cfg.data_dir / "recordings", self._pause_calls,
@@ -254,6 +275,8 @@ class Service:
         self.stopping.set()
         for g in self._greenlets:
             g.kill(block=False)
+        if self.web is not None:
+            self.web.stop()
         if self.console is not None:
             self.console.stop()
         if self.acd is not None:
@@ -308,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
               f"data in {cfg.data_dir}/", flush=True)
     else:
         print(f"Rexian: simulated board {cfg.spec}; far side: {cfg.far}; data in {cfg.data_dir}/", flush=True)
-    print("Rexian: web UI not built yet (issue 6); watch the calls below. Ctrl-C stops.", flush=True)
+    print("Rexian: the web UI address is printed once the board is up. Ctrl-C stops.", flush=True)
     svc.run_forever()
     return svc.exit_code
 

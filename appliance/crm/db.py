@@ -361,7 +361,23 @@ def _m004_crm(db: SqliteDatabase) -> None:
         db.execute_sql(sql)
 
 
-MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm]
+def _m006_web(db: SqliteDatabase) -> None:
+    """Web sessions (appliance/crm/session.py): the SHA-256 of the cookie token, never the token."""
+    db.execute_sql(
+        """CREATE TABLE web_session (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            role TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            ip TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute_sql("CREATE INDEX web_session_user ON web_session(username)")
+
+
+MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm, _m006_web]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

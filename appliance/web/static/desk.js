@@ -1,0 +1,127 @@
+"use strict";
+// Agent desk: search (F2), customer record, new work order (F4, Ctrl+Enter), KB (F8), screen pop by SSE.
+(function () {
+  var R = window.rexian, el = R.el;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function showError(target, err) { target.textContent = err.message || String(err); target.className = "error"; }
+
+  function renderCustomer(data) {
+    var c = data.customer, body = $("customer-body");
+    body.textContent = "";
+    var h = el("h3", c.name + "（户号 " + c.account_no + "）"); h.id = "customer-name"; body.appendChild(h);
+    var dl = el("dl"); dl.className = "fields";
+    [["地址", c.address], ["电话", (c.phones || []).map(function (p) { return p.raw; }).join("、")],
+     ["等级", c.grade_name], ["余额", (c.balance_fen / 100).toFixed(2) + " 元"], ["备注", c.notes]]
+      .forEach(function (kv) { dl.appendChild(el("dt", kv[0])); dl.appendChild(el("dd", kv[1] || "")); });
+    body.appendChild(dl);
+    body.appendChild(el("h3", "未结工单"));
+    var open = el("ul"); open.id = "open-orders";
+    data.open_orders.forEach(function (o) {
+      var li = el("li"), a = el("a", o.serial + " " + o.title + "（" + o.state_name + "）");
+      a.href = "/orders/" + o.id; li.appendChild(a); open.appendChild(li);
+    });
+    if (!data.open_orders.length) { open.appendChild(el("li", "无")); }
+    body.appendChild(open);
+    body.appendChild(el("h3", "历史工单"));
+    var hist = el("ul"); hist.id = "history";
+    (data.history.tickets || []).slice(0, 10).forEach(function (t) {
+      hist.appendChild(el("li", t.serial + " " + t.title + "（" + t.state_name + "）"));
+    });
+    body.appendChild(hist);
+    $("wo-customer").value = c.id;
+    if (!$("wo-address").value) { $("wo-address").value = c.address; }
+  }
+
+  function loadCustomer(id) {
+    return R.get("/api/customers/" + id).then(renderCustomer)
+      .catch(function (err) { showError($("customer-body"), err); });
+  }
+
+  function listCustomers(list, target) {
+    target.textContent = "";
+    list.forEach(function (c) {
+      var li = el("li"), b = el("button", c.name + " · " + c.account_no + " · " + c.address);
+      b.type = "button"; b.addEventListener("click", function () { loadCustomer(c.id); });
+      li.appendChild(b); target.appendChild(li);
+    });
+    if (!list.length) { target.appendChild(el("li", "没有找到客户")); }
+  }
+
+  $("search-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var q = $("q").value.trim();
+    if (!q) { return; }
+    R.get("/api/customers?q=" + encodeURIComponent(q)).then(function (d) {
+      listCustomers(d.customers, $("results"));
+      var first = $("results").querySelector("button"); if (first) { first.focus(); }
+    }).catch(function (err) { showError($("results"), err); });
+  });
+
+  $("wo-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target, body = {};
+    ["customer_id", "type", "caller_phone", "title", "description", "address", "team_id"].forEach(function (n) {
+      body[n] = f.elements[n].value;
+    });
+    R.post("/api/orders", body).then(function (d) {
+      var out = $("wo-result"); out.className = "ok"; out.textContent = "";
+      var a = el("a", "已登记工单 " + d.order.serial + "（" + d.order.state_name + "）");
+      a.href = "/orders/" + d.order.id; a.id = "wo-link"; out.appendChild(a);
+      $("wo-title").value = ""; $("wo-description").value = "";
+      var cid = $("wo-customer").value; if (cid) { loadCustomer(cid); }
+    }).catch(function (err) { showError($("wo-result"), err); });
+  });
+  $("wo-form").addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && ev.ctrlKey) { ev.preventDefault(); $("wo-submit").click(); }
+  });
+
+  $("kb-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var q = $("kb-q").value.trim(); if (!q) { return; }
+    R.get("/api/kb?q=" + encodeURIComponent(q)).then(function (d) {
+      var t = $("kb-results"); t.textContent = "";
+      d.articles.forEach(function (a) {
+        var li = el("li"), b = el("button", a.title); b.type = "button";
+        b.addEventListener("click", function () {
+          var box = $("kb-article"); box.textContent = "";
+          box.appendChild(el("h3", a.title)); box.appendChild(el("p", a.body));
+        });
+        li.appendChild(b); t.appendChild(li);
+      });
+      if (!d.articles.length) { t.appendChild(el("li", "没有找到文章")); }
+    }).catch(function (err) { showError($("kb-results"), err); });
+  });
+
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "F2") { ev.preventDefault(); $("q").focus(); $("q").select(); }
+    else if (ev.key === "F4") { ev.preventDefault(); $("wo-title").focus(); }
+    else if (ev.key === "F8") { ev.preventDefault(); $("kb-q").focus(); }
+  });
+
+  // Screen pop: call.offered -> look the caller up -> show the record.
+  function offered(data) {
+    var caller = String(data.caller || "");
+    var panel = $("incoming"), status = $("incoming-status");
+    panel.className = "panel incoming ringing";
+    status.textContent = "来电：" + (caller || "未知号码");
+    $("wo-phone").value = caller;
+    $("wo-customer").value = ""; $("wo-address").value = "";
+    if (!caller) { return; }
+    R.get("/api/customers/lookup?phone=" + encodeURIComponent(caller)).then(function (d) {
+      if (d.customers.length === 1) {
+        status.textContent = "来电：" + caller + " — " + d.customers[0].name;
+        loadCustomer(d.customers[0].id).then(function () { $("wo-title").focus(); });
+      } else if (d.customers.length > 1) {
+        status.textContent = "来电：" + caller + " — " + d.customers.length + " 个客户，请选择";
+        listCustomers(d.customers, $("results"));
+      } else {
+        status.textContent = "来电：" + caller + " — 未找到客户档案";
+        $("customer-body").textContent = "未找到客户";
+      }
+    });
+  }
+  var source = new EventSource("/api/events");
+  source.addEventListener("call.offered", function (ev) { offered(JSON.parse(ev.data)); });
+  source.addEventListener("open", function () { document.body.setAttribute("data-sse", "open"); });
+})();
