@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any
 
+from appliance.crm import events as bus
+
 log = logging.getLogger(__name__)
 
 # Defaults (seconds unless named otherwise); module level so tests and docs can name them.
@@ -213,7 +215,8 @@ Listener = Callable[..., None]
 
 
 class EventBus:
-    """In-process events of the ACD: ``subscribe(fn)``; ``fn(name, **data)`` on every ``emit``."""
+    """In-process events of the ACD: ``subscribe(fn)``; ``fn(name, **data)`` on every ``emit``; every
+    event is also published on the appliance's event bus (appliance/crm/events.py)."""
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
@@ -231,3 +234,4 @@ class EventBus:
                 listener(name, **data)
             except Exception:
                 log.exception("ACD event listener failed on %s", name)
+        bus.publish(name, data)     # the one event bus: the web's live views (screen pop, wallboard)

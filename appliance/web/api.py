@@ -19,7 +19,7 @@ from appliance.web.routes import ROUTES, Ctx, WebError, route
 log = logging.getLogger(__name__)
 
 SSE_KEEPALIVE = 15.0  # seconds between comment lines on an idle stream
-SSE_TOPICS = ("call.", "agent.", "ticket.")
+SSE_TOPICS = ("call.", "agent.", "ticket.", "acd.")
 
 
 def _dc(obj: Any) -> Any:

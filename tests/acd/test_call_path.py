@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from appliance.acd.agent import AgentState
 from appliance.crm import cdr
+from appliance.crm import events as bus
 from appliance.voiceboard.channel import ChannelState, Play
 from appliance.voiceboard.sim import SimulatedSite, exchange_hangup
 
@@ -20,11 +21,15 @@ def test_caller_reaches_agent_audio_both_ways_and_caller_hangup_clears_both(
     h.acd.login("1001", 3, ready=True)
     exch = h.exchange(0)
     phone = h.phone(3)
+    desk = bus.subscribe("acd.call.offered")   # what the web's screen pop listens to
     call_in(site, 0, "13800138000").get(timeout=20)
     wait_for(lambda: h.acd.agent_info("1001")["state"] == "talking", 15, "the agent to take the call")
     assert phones.rang[0][0] == 3 and phones.rang[0][2] == "13800138000", "the agent's phone shows the caller"
     offered = [d for n, d in h.events if n == "acd.call.offered"]
     assert offered and offered[0]["caller"] == "13800138000" and offered[0]["agents"] == ["1001"]
+    popped = desk.get(timeout=1)
+    bus.unsubscribe(desk)
+    assert popped is not None and popped.data["caller"] == "13800138000", "the desk gets the offer"
     phone.detect_tone(1000)
     exch.detect_tone(1500)
     exch.start_play([Play.tone(1000, duration_ms=800)])

@@ -123,5 +123,6 @@
   }
   var source = new EventSource("/api/events");
   source.addEventListener("call.offered", function (ev) { offered(JSON.parse(ev.data)); });
+  source.addEventListener("acd.call.offered", function (ev) { offered(JSON.parse(ev.data)); });
   source.addEventListener("open", function () { document.body.setAttribute("data-sse", "open"); });
 })();
