@@ -27,6 +27,7 @@ from appliance.acd.service import ACD
 from appliance.attendant import Attendant
 from appliance.console.config import ConsoleConfig
 from appliance.console.console import Console
+from appliance.crm import demo
 from appliance.crm.db import close_db, init_db
 from appliance.crm.maintenance import Maintenance
 from appliance.maintenance import ApplianceStatus
@@ -62,6 +63,7 @@ class Config:
     data_dir: Path = Path("var")
     prompts_dir: Path = Path("build/prompts/demo")
     demo_callers: float = 0.0
+    demo_customers: int = 0                 # demo data for an empty database (./build.sh run)
     console_device: Path | None = None
     network_dir: Path = Path("var/network")
     usb_dir: Path | None = None
@@ -103,8 +105,11 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"board.far {far!r}: a real card has no simulated far side (use far = \"none\")")
     try:
         callers = float(raw.get("demo", {}).get("callers", 0.0))
+        demo_customers = int(raw.get("demo", {}).get("customers", 0))
+        if demo_customers < 0:
+            raise ValueError("negative")
     except (TypeError, ValueError):
-        raise ConfigError("demo.callers must be a number of seconds") from None
+        raise ConfigError("demo.callers must be a number of seconds, demo.customers a count >= 0") from None
     try:
         parse_web(raw.get("web"))
     except WebConfigError as exc:
@@ -138,7 +143,7 @@ def load_config(path: Path) -> Config:
         socket=Path(str(board.get("socket", "var/run/board.sock"))),
         data_dir=Path(str(raw.get("data", {}).get("dir", "var"))),
         prompts_dir=Path(str(raw.get("prompts", {}).get("dir", "build/prompts/demo"))),
-        demo_callers=callers, e1_dnis_len=dnis_len, acd=acd, extra=raw,
+        demo_callers=callers, demo_customers=demo_customers, e1_dnis_len=dnis_len, acd=acd, extra=raw,
     )
 
 
@@ -183,11 +188,13 @@ class Service:
         self.console: Console | None = None
         self.spans: list[R2Span] = []
         self.web: WebServer | None = None
+        self.demo_phones: list[str] = []
         self.web_url = ""
 
     def start(self) -> None:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
         init_db(self.cfg.data_dir)
+        self.demo_phones = demo.ensure_demo(self.cfg.demo_customers) if self.cfg.demo_customers else []
         if self.acd is not None:
             self.acd.start()
         self.board.call_handler = self.call_handler
@@ -247,6 +254,8 @@ class Service:
     def _start_far_process(self) -> None:
         cmd = [sys.executable, "-m", "appliance.voiceboard.simfar", "--socket", str(self.cfg.socket),
                "--spec", self.cfg.spec, "--callers", str(self.cfg.demo_callers)]
+        if self.demo_phones:
+            cmd += ["--known", ",".join(self.demo_phones)]
         self.far = subprocess.Popen(cmd)
 
     def _wait_lines_up(self) -> None:

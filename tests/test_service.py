@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,14 +21,16 @@ from appliance.voiceboard.prompts import build_test_set
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_config(tmp: Path, far: str, callers: float = 0.0, spec: str = "fxo:2,fxs:2") -> Path:
+def write_config(tmp: Path, far: str, callers: float = 0.0, spec: str = "fxo:2,fxs:2",
+                 customers: int = 0) -> Path:
     prompts = tmp / "prompts"
     if not prompts.exists():
         build_test_set(prompts)
     cfg = tmp / "rexian.toml"
     cfg.write_text(
         f'[board]\nbackend = "sim"\nspec = "{spec}"\nfar = "{far}"\nsocket = "{tmp}/run/board.sock"\n'
-        f'[data]\ndir = "{tmp}/data"\n[prompts]\ndir = "{prompts}"\n[demo]\ncallers = {callers}\n',
+        f'[data]\ndir = "{tmp}/data"\n[prompts]\ndir = "{prompts}"\n[demo]\ncallers = {callers}\n'
+        f'customers = {customers}\n',
         encoding="utf-8")
     return cfg
 
@@ -37,6 +41,7 @@ def write_config(tmp: Path, far: str, callers: float = 0.0, spec: str = "fxo:2,f
     ('[board]\nbackend = "isdn"\n', "board.backend"),
     ('[board]\nfar = "moon"\n', "board.far"),
     ('[demo]\ncallers = "often"\n', "demo.callers"),
+    ('[demo]\ncustomers = -5\n', "demo.customers"),
     ('[board]\nbackend = "dahdi"\nspec = "fxo:2"\nchannels = "1-3"\n', "3 DAHDI channels for 2"),
     ('[board]\nbackend = "dahdi"\nspec = "fxo:2"\nchannels = "2-1"\n', "board.channels"),
     ('[board]\nbackend = "dahdi"\nfar = "inproc"\n', "no simulated far side"),
@@ -96,8 +101,9 @@ def test_sd_notify_ready_watchdog_and_clean_stop(tmp_path: Path) -> None:
 
 
 def test_demo_call_is_bridged_with_far_side_in_another_process(tmp_path: Path) -> None:
-    """What ./build.sh run shows: a simulated caller reaches a station phone, and the call is recorded."""
-    cfg = write_config(tmp_path, far="process", callers=1.0)
+    """What ./build.sh run shows: a simulated caller reaches a station phone, and the call is recorded;
+    the empty database got demo customers, and most simulated callers are among them."""
+    cfg = write_config(tmp_path, far="process", callers=1.0, customers=30)
     proc = subprocess.Popen([sys.executable, "-m", "appliance.service", "run", "--config", str(cfg)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = ""
@@ -123,6 +129,11 @@ def test_demo_call_is_bridged_with_far_side_in_another_process(tmp_path: Path) -
             proc.kill()
     recs = list((tmp_path / "data" / "recordings").rglob("*.wav"))
     assert recs and all(r.stat().st_size > 44 for r in recs)
+    with sqlite3.connect(tmp_path / "data" / "rexian.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM customer").fetchone()[0] == 30
+        phones = {r[0] for r in conn.execute("SELECT number FROM customer_phone")}
+    callers = re.findall(r"caller (\d+) rings", out)
+    assert any(c in phones for c in callers), (callers, "no simulated caller is a demo customer")
 
 
 def test_dahdi_config_and_a_missing_card_is_a_clear_exit(tmp_path: Path) -> None:

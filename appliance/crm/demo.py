@@ -378,3 +378,24 @@ def generate(
         "demo data: %d customers, %d articles, %d work orders (seed %d)", customers, articles, orders, seed
     )
     return DemoSummary(customers, articles, orders, f"{first:08d}")
+
+
+DEMO_CALLER_SAMPLE = 40         # phone numbers of demo customers handed to the simulated callers
+
+
+def _customer_count() -> int:
+    return int(database().execute_sql("SELECT COUNT(*) FROM customer").fetchone()[0])
+
+
+def _sample_phones(n: int) -> list[str]:
+    sql = "SELECT number FROM customer_phone WHERE kind = 'mobile' ORDER BY id LIMIT ?"
+    return [str(r[0]) for r in database().execute_sql(sql, (n,)).fetchall()]
+
+
+def ensure_demo(customers: int, articles: int = 200, orders: int = 50) -> list[str]:
+    """`./build.sh run`: fill an EMPTY database with demo data (never touches one that has customers);
+    returns phone numbers of demo customers, so that simulated callers are known and pop on the desk."""
+    if customers > 0 and run_db(_customer_count) == 0:
+        summary = generate(customers=customers, articles=articles, orders=orders)
+        log.info("demo data: %s", summary)
+    return run_db(_sample_phones, DEMO_CALLER_SAMPLE)

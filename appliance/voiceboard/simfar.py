@@ -33,9 +33,12 @@ CALL_TALK_SECONDS = (10.0, 20.0)
 MENU_WAIT = 12.0
 
 
-def simulated_caller(port: Channel, rng: random.Random, digit: str) -> None:
+KNOWN_SHARE = 0.8      # callers whose number is a known customer's (--known), the others unknown
+
+
+def simulated_caller(port: Channel, rng: random.Random, digit: str, known: list[str] | None = None) -> None:
     """One caller: ring in with caller ID, listen, press a digit, talk, hang up."""
-    number = random_caller_id(rng)
+    number = rng.choice(known) if known and rng.random() < KNOWN_SHARE else random_caller_id(rng)
     fmt = rng.choice([CidFormat.FSK, CidFormat.DTMF])
     print(f"caller {number} rings line {port.index} ({fmt.name} caller ID)", flush=True)
     try:
@@ -57,14 +60,14 @@ def simulated_caller(port: Channel, rng: random.Random, digit: str) -> None:
         port.release("caller done")
 
 
-def caller_loop(board: Board, interval: float, seed: int) -> None:
+def caller_loop(board: Board, interval: float, seed: int, known: list[str] | None = None) -> None:
     rng = random.Random(seed)
     while True:
         gevent.sleep(rng.expovariate(1.0 / interval))
         free = [c for c in board.of_kind(Kind.FXS) if not c.busy and c.line_up]
         if not free:
             continue
-        board.spawn(simulated_caller, rng.choice(free), rng, rng.choice("12"))
+        board.spawn(simulated_caller, rng.choice(free), rng, rng.choice("12"), known)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spec", required=True, help="the APPLIANCE's board spec, e.g. fxo:4,fxs:8")
     ap.add_argument("--callers", type=float, default=0.0, help="mean seconds between callers (0: none)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--known", default="", help="comma-separated caller numbers of known customers")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s simfar %(levelname)s %(message)s")
     board = Board("far", opposite_spec(args.spec))
@@ -80,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     board.link_connect(args.socket)
     board.start()
     if args.callers > 0:
-        board.spawn(caller_loop, board, args.callers, args.seed)
+        known = [n for n in args.known.split(",") if n.isdigit()]
+        board.spawn(caller_loop, board, args.callers, args.seed, known)
     stop = gevent.event.Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
