@@ -35,6 +35,7 @@ from appliance.voiceboard.board import Board, parse_spec
 from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, parse_channels, port_count
 from appliance.voiceboard.prompts import PromptSet
 from appliance.voiceboard.r2 import R2Span, start_r2_spans
+from appliance.web import agentapi
 from appliance.web.config import WebConfigError, parse_web
 from appliance.web.server import WebServer
 
@@ -226,6 +227,7 @@ class Service:
     def _start_web(self) -> None:
         # A taken port must not stop the box from answering calls: log it, run without the web UI.
         web = WebServer(parse_web(self.cfg.extra.get("web")))
+        agentapi.bind(self.acd)         # the desk's 示闲/示忙 go to the ACD's service API
         try:
             self.web_url = web.start()
         except OSError as exc:

@@ -86,6 +86,7 @@ class AgentConfig:
     mode: PhoneMode = PhoneMode.RING
     skills: Mapping[str, int] = field(default_factory=dict)
     wrapup: float | None = None
+    user: str = ""                          # the web login of the person working as this agent
 
 
 @dataclass(frozen=True)
@@ -157,10 +158,14 @@ def parse_config(raw: Mapping[str, Any]) -> AcdConfig | None:
         agents.append(AgentConfig(
             id=str(a["id"]), name=str(a.get("name", "")), station=station, mode=mode,
             skills={str(k): int(v) for k, v in skills.items()},
-            wrapup=_num(a, "wrapup", where, 0.0) if "wrapup" in a else None))
+            wrapup=_num(a, "wrapup", where, 0.0) if "wrapup" in a else None,
+            user=str(a.get("user", "")).strip().lower()))
     ids = [a.id for a in agents]
     if len(set(ids)) != len(ids):
         raise AcdConfigError("acd.agents: agent ids must be unique")
+    logins = [a.user for a in agents if a.user]
+    if len(set(logins)) != len(logins):
+        raise AcdConfigError("acd.agents: a web user can be bound to one agent only")
     stations = [a.station for a in agents if a.station is not None]
     if len(set(stations)) != len(stations):
         raise AcdConfigError("acd.agents: two agents on one station")

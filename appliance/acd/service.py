@@ -300,6 +300,13 @@ class ACD:
         agent.on_wrapup_end()
 
     # ------------------------------------------------------------------ stats
+    def agent_for_user(self, username: str) -> str | None:
+        """The agent id a web user works as (``user`` in [[acd.agents]]), or None."""
+        for a in self.cfg.agents:
+            if a.user and a.user == username:
+                return a.id
+        return None
+
     def agent_info(self, agent_id: str) -> dict[str, object]:
         return self._agent(agent_id).info()
 

@@ -182,6 +182,16 @@ def desk(ctx: Ctx) -> bottle.HTTPResponse:
     teams = workorder.list_teams()
     body = f"""
 <div class="desk">
+<section id="agent" class="panel agent"><h2>座席状态</h2>
+ <p><span id="agent-state">…</span> <span id="agent-reason"></span></p>
+ <form id="agent-login"><input id="agent-station" name="station" size="3" maxlength="3"
+  inputmode="numeric" placeholder="分机端口"><button type="submit">签入</button></form>
+ <button id="agent-ready" type="button">示闲</button>
+ <select id="agent-reason-code" aria-label="示忙原因"></select>
+ <button id="agent-notready" type="button">示忙</button>
+ <button id="agent-wrapup" type="button">结束整理</button>
+ <button id="agent-logout" type="button">签出</button>
+ <p id="agent-error" class="error" role="alert"></p></section>
 <section id="incoming" class="panel incoming" aria-live="assertive"><h2>来电</h2>
  <p id="incoming-status">等待来电…</p></section>
 <section class="panel search"><h2>客户查询 <kbd>F2</kbd></h2>

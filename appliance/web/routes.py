@@ -34,6 +34,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "users.admin": frozenset({"admin"}),
     "audit.read": frozenset({"admin", "maintenance"}),
     "events": DESK_ROLES | {"technician"},
+    "agent.state": DESK_ROLES,  # my own ACD agent: sign in, ready / not ready, end wrap-up
 }
 assert all(r in ROLES for roles in PERMISSIONS.values() for r in roles)
 

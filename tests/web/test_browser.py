@@ -17,8 +17,14 @@ import gevent
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from appliance.crm import customer, events, workorder
+from appliance.acd.model import parse_config
+from appliance.acd.service import ACD
+from appliance.crm import customer, events, users, workorder
 from appliance.crm.common import Actor
+from appliance.voiceboard.events import CidFormat
+from appliance.voiceboard.prompts import PromptSet, build_test_set
+from appliance.voiceboard.sim import SimulatedSite, ring_in
+from appliance.web import agentapi
 from appliance.web.config import WebConfig
 from appliance.web.server import WebServer
 
@@ -152,3 +158,61 @@ def test_desk_story_in_chromium(server: str) -> None:
     assert order.state is workorder.State.CLOSED and order.customer_id == known.id
     assert [s.action for s in workorder.steps(agent, order_id)] == [
         "register", "dispatch", "accept", "reply", "answer", "close"]
+
+
+def test_a_real_call_through_the_acd_pops_on_the_ready_agents_desk(server: str, tmp_path: Path) -> None:
+    """The agent signs in on station 1 and goes ready in the browser; a simulated caller rings the
+    trunk; the ACD offers the call to that agent, and the caller's record pops on his desk."""
+    users.create_user("admin", PASSWORD, "admin")
+    users.create_user("li.na", PASSWORD, "agent")
+    customer.create_customer(ADMIN, "100200300", "王伟东", phones=["13812345678"],
+                             address="铁西区建设大路10号")
+    site = SimulatedSite("fxo:1,fxs:2", name="pop")
+    site.start()
+    prompts = tmp_path / "prompts"
+    build_test_set(prompts)
+    cfg = parse_config({"acd": {"queues": [{"name": "service", "agents": ["1001"], "ring_timeout": 20}],
+                                "agents": [{"id": "1001", "name": "李娜", "user": "li.na"}]}})
+    assert cfg is not None
+    acd = ACD(site.board, PromptSet(prompts), cfg)
+    site.board.call_handler = acd.handle
+    acd.start()
+    agentapi.bind(acd)
+    result: dict[str, float] = {}
+
+    def browse() -> None:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                login(page, server, "li.na")
+                expect(page.locator("body[data-sse=open]")).to_be_attached()
+                expect(page.locator("#agent-state")).to_have_attribute("data-state", "logged_out")
+                page.fill("#agent-station", "1")
+                page.click("#agent-login button")
+                expect(page.locator("#agent-state")).to_have_attribute("data-state", "not_ready")
+                page.click("#agent-ready")
+                expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+                page.locator("#customer-name").filter(has_text="王伟东").wait_for(timeout=30_000)
+                result["popped"] = time.monotonic()
+                expect(page.locator("#incoming-status")).to_contain_text("13812345678")
+            finally:
+                browser.close()
+
+    try:
+        browsing = gevent.get_hub().threadpool.spawn(browse)
+        with gevent.Timeout(30, AssertionError("the agent never went ready")):
+            while acd.agent_info("1001")["state"] != "ready":
+                gevent.sleep(0.05)
+        gevent.spawn(ring_in, site.far.channels[0], "13812345678", "", CidFormat.FSK, 20)
+        with gevent.Timeout(30, AssertionError("the ACD never offered the call")):
+            while acd.agent_info("1001")["state"] != "offered":
+                gevent.sleep(0.01)
+        offered_at = time.monotonic()
+        browsing.get(timeout=60)
+        assert result["popped"] - offered_at < POP_BUDGET, "the pop came too late after the offer"
+        assert site.far.channels[1].status()["ringing"] or acd.agent_info("1001")["state"] == "offered"
+    finally:
+        agentapi.bind(None)
+        acd.stop()
+        site.stop()

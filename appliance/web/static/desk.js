@@ -121,8 +121,42 @@
       }
     });
   }
+  // The agent's own ACD state (示闲 / 示忙 / 话后整理); no ACD or no agent: the error says why.
+  var me = null;
+  function showAgent(a) {
+    me = a;
+    $("agent-state").textContent = a.state_name + (a.station !== null ? "（分机 " + a.station + "）" : "");
+    $("agent-state").setAttribute("data-state", a.state);
+    $("agent-reason").textContent = a.state === "not_ready" && a.reason ? a.reason : "";
+    $("agent-error").textContent = "";
+    var sel = $("agent-reason-code");
+    if (!sel.options.length) {
+      Object.keys(a.reasons).forEach(function (k) { var o = el("option", a.reasons[k]); o.value = k; sel.appendChild(o); });
+    }
+  }
+  function agentCmd(path, body) {
+    return R.post("/api/agent/" + path, body || {}).then(showAgent)
+      .catch(function (err) { $("agent-error").textContent = err.message || String(err); });
+  }
+  R.get("/api/agent").then(showAgent).catch(function (err) { $("agent-error").textContent = err.message; });
+  $("agent-login").addEventListener("submit", function (ev) {
+    ev.preventDefault(); agentCmd("login", { station: $("agent-station").value });
+  });
+  $("agent-ready").addEventListener("click", function () { agentCmd("ready"); });
+  $("agent-notready").addEventListener("click", function () { agentCmd("not_ready", { reason: $("agent-reason-code").value }); });
+  $("agent-wrapup").addEventListener("click", function () { agentCmd("wrapup_end"); });
+  $("agent-logout").addEventListener("click", function () { agentCmd("logout"); });
+
   var source = new EventSource("/api/events");
   source.addEventListener("call.offered", function (ev) { offered(JSON.parse(ev.data)); });
-  source.addEventListener("acd.call.offered", function (ev) { offered(JSON.parse(ev.data)); });
+  source.addEventListener("acd.call.offered", function (ev) {
+    var data = JSON.parse(ev.data);
+    // an ACD offer pops on the desks of the agents it rings, not on every desk
+    if (!me || (data.agents || []).indexOf(me.id) >= 0) { offered(data); }
+  });
+  source.addEventListener("acd.agent.state", function (ev) {
+    var data = JSON.parse(ev.data);
+    if (me && data.agent === me.id) { R.get("/api/agent").then(showAgent); }
+  });
   source.addEventListener("open", function () { document.body.setAttribute("data-sse", "open"); });
 })();
