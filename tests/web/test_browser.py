@@ -170,7 +170,7 @@ def test_a_real_call_through_the_acd_pops_on_the_ready_agents_desk(server: str, 
     site = SimulatedSite("fxo:1,fxs:2", name="pop")
     site.start()
     prompts = tmp_path / "prompts"
-    build_test_set(prompts)
+    gevent.get_hub().threadpool.apply(build_test_set, (prompts,))   # C file writes: off the hub
     cfg = parse_config({"acd": {"queues": [{"name": "service", "agents": ["1001"], "ring_timeout": 20}],
                                 "agents": [{"id": "1001", "name": "李娜", "user": "li.na"}]}})
     assert cfg is not None
