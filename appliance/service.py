@@ -217,11 +217,11 @@ class Service:
         self.spans = start_r2_spans(self.board, self.cfg.e1_dnis_len)
         if self.cfg.console_device is not None:
             self._start_console(self.cfg.console_device)
-        if self.notifier.watchdog_interval:
-            self._greenlets.append(gevent.spawn(self._watchdog))
         self._start_web()
         self.notifier.send("READY=1")
         self.notifier.send(f"STATUS=answering calls on {self.cfg.spec}")
+        if self.notifier.watchdog_interval:     # pings only once READY was sent
+            self._greenlets.append(gevent.spawn(self._watchdog))
         log.info("ready: board %s", self.cfg.spec)
 
     def _start_web(self) -> None:

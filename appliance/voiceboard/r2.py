@@ -26,7 +26,7 @@ from appliance.drivers._binding import check, ffi, lib
 
 from .channel import Channel, ChannelState
 from .errors import Busy, CallError, CallFailed, ChannelBusy, Congestion, Hangup, NoAnswer, NoFreeChannel
-from .events import Kind
+from .events import BoardEvent, Kind
 
 if TYPE_CHECKING:
     from .board import Board
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACCEPT_WAIT = 5.0        # answer(): wait for openr2 to finish the group B exchange
+ALARM_NAME_WAIT = 0.5    # seconds a span alarm may wait for the engine to name it (LOS/AIS/RAI)
 SETUP_TIMEOUT = 20.0     # outgoing: seize to group B accept (a missing backward signal ends it)
 ANSWER_WAIT = 60.0       # outgoing: accept to answer before NoAnswer
 EVENT_BATCH = 16
@@ -97,6 +98,7 @@ class R2Channel(Channel):
         self.in_call = False             # openr2 has a call on this channel (until END)
         self.outgoing = False
         self.blocked = False             # blocked by us (maintenance)
+        self.alarm_seen = 0              # E1 alarm masks seen since the span went into alarm
         self.remote_blocked = False      # the exchange sends BLOCKED
         self.in_alarm = False            # openr2 saw a DAHDI alarm on the channel
         self.seized_at = 0.0             # monotonic time of the last seizure
@@ -267,6 +269,10 @@ class R2Channel(Channel):
             log.info("%s the exchange unblocked the channel", self.prefix)
         self.remote_blocked = False
 
+    def on_alarm(self, ev: BoardEvent) -> None:
+        super().on_alarm(ev)
+        self.alarm_seen |= ev.arg
+
     def on_r2_alarm(self, ev: Any) -> None:
         if ev.arg:
             self.on_span_alarm()
@@ -277,9 +283,9 @@ class R2Channel(Channel):
         """The span is in alarm: drop the call, block the channel until it clears."""
         was = self.in_call
         self.in_alarm = True
-        # openr2 can see the alarm before the engine's ALARM event is dispatched: take the
-        # mask from the engine now so the span event names the alarm (LOS/AIS/RAI).
-        self.e1_alarm = self.status()["alarm"] or self.e1_alarm
+        # openr2 can see the alarm before the engine's ALARM event is dispatched (or a flapping
+        # yellow has just cleared): remember every mask seen, so the span event names the alarm.
+        self.alarm_seen |= self.status()["alarm"] | self.e1_alarm
         self.in_call = self.outgoing = False
         self._disconnect_sent = False
         lib.vb_r2_block(self.span.handle, self.slot)     # resets openr2's call state too
@@ -327,6 +333,7 @@ class R2Span:
         self.channels: list[R2Channel] = []
         self.in_alarm = False            # some channel of the span is in alarm (reported)
         self.alarm_since: float | None = None
+        self._announcer: gevent.Greenlet | None = None
         self._fds: list[int] = []
         self._watchers: list[Any] = []
         self._greenlets: list[gevent.Greenlet] = []
@@ -424,20 +431,44 @@ class R2Span:
             mask |= c.e1_alarm
         return mask
 
+    def _seen_mask(self) -> int:
+        mask = self._alarm_mask()
+        for c in self.channels:
+            mask |= c.alarm_seen
+        return mask
+
     def on_channel_alarm(self, ch: R2Channel) -> None:
         """A channel entered or left alarm: report the span's transitions."""
         was, self.in_alarm = self.in_alarm, any(c.in_alarm for c in self.channels)
         if self.in_alarm and not was:
             self.alarm_since = time.monotonic()
-            names = alarm_names(self._alarm_mask()) or ["alarm"]
-            log.warning("E1 span %s in alarm (%s): channels blocked, calls released", self.name,
-                        ", ".join(names))
-            self.board.emit("span.alarm", ch, span=self.name, alarms=names)
+            if alarm_names(self._seen_mask()):
+                self._announce_alarm(ch)
+            else:       # the engine's alarm event is still on its way: name it when it comes
+                self._announcer = self.board.spawn(self._announce_when_named, ch)
         elif was and not self.in_alarm:
+            if self._announcer is not None:
+                self._announcer.kill(block=False)
+                self._announce_alarm(ch)        # never "recovered" before "alarm"
             took = time.monotonic() - (self.alarm_since or time.monotonic())
             log.info("E1 span %s recovered after %.1f s", self.name, took)
             self.alarm_since = None
+            for c in self.channels:
+                c.alarm_seen = 0
             self.board.emit("span.recovered", ch, span=self.name)
+
+    def _announce_when_named(self, ch: R2Channel) -> None:
+        deadline = time.monotonic() + ALARM_NAME_WAIT
+        while not alarm_names(self._seen_mask()) and time.monotonic() < deadline:
+            gevent.sleep(0.02)
+        self._announce_alarm(ch)
+
+    def _announce_alarm(self, ch: R2Channel) -> None:
+        self._announcer = None
+        names = alarm_names(self._seen_mask()) or ["alarm"]
+        log.warning("E1 span %s in alarm (%s): channels blocked, calls released", self.name,
+                    ", ".join(names))
+        self.board.emit("span.alarm", ch, span=self.name, alarms=names)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,7 @@ CHROMIUM = "/usr/bin/chromium"
 POP_BUDGET = 1.0   # seconds from call.offered to the customer's record on the desk
 PASSWORD = "Zhongguo-2026!"
 CALLER = "138 1234 5678"
+SSE_OPEN_WAIT = 15_000   # ms for the desk's event stream to open (a loaded CI machine is slow)
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def agent_pop_and_register(browser: Browser, base: str) -> tuple[Page, str, floa
     page = browser.new_page()
     login(page, base, "li.na")
     expect(page).to_have_url(base + "/desk")
-    expect(page.locator("body[data-sse=open]")).to_be_attached()
+    expect(page.locator("body[data-sse=open]")).to_be_attached(timeout=SSE_OPEN_WAIT)
     t0 = time.monotonic()
     events.publish_threadsafe("call.offered", {"caller": CALLER, "station": 1})
     page.locator("#customer-name").filter(has_text="王伟东").wait_for(timeout=POP_BUDGET * 1000)
@@ -186,7 +187,7 @@ def test_a_real_call_through_the_acd_pops_on_the_ready_agents_desk(server: str, 
             try:
                 page = browser.new_page()
                 login(page, server, "li.na")
-                expect(page.locator("body[data-sse=open]")).to_be_attached()
+                expect(page.locator("body[data-sse=open]")).to_be_attached(timeout=SSE_OPEN_WAIT)
                 expect(page.locator("#agent-state")).to_have_attribute("data-state", "logged_out")
                 page.fill("#agent-station", "1")
                 page.click("#agent-login button")
