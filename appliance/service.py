@@ -27,6 +27,9 @@ from appliance.console.config import ConsoleConfig
 from appliance.console.console import Console
 from appliance.crm.db import close_db, init_db
 from appliance.crm.maintenance import Maintenance
+from appliance.ivr.registry import REGISTRY
+from appliance.ivr.runtime import IvrRuntime
+from appliance.ivr.services import NoCrm, register_crm_lookups
 from appliance.maintenance import ApplianceStatus
 from appliance.voiceboard.board import Board, parse_spec
 from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, parse_channels, port_count
@@ -136,6 +139,17 @@ class Notifier:
         self._n.notify(msg)
 
 
+def ivr_settings(cfg: Config) -> tuple[bool, str, list[str]]:
+    """[ivr] enabled (default false: the attendant answers), flow (id), transfer_allow (numbers)."""
+    raw = cfg.extra.get("ivr", {})
+    if not isinstance(raw, dict):
+        raise ConfigError("[ivr] must be a table")
+    allow = raw.get("transfer_allow", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise ConfigError("ivr.transfer_allow must be a list of numbers (strings)")
+    return bool(raw.get("enabled", False)), str(raw.get("flow", "default")), allow
+
+
 def make_board(cfg: Config) -> Board:
     """The board of the config: simulated, or bound to a real card's DAHDI channels."""
     if cfg.backend == "dahdi":
@@ -151,7 +165,15 @@ class Service:
         self.stopping = gevent.event.Event()
         self.far: subprocess.Popen[bytes] | None = None
         self.far_board: Board | None = None
-        self.attendant = Attendant(self.board, PromptSet(cfg.prompts_dir), cfg.data_dir / "recordings")
+        prompts = PromptSet(cfg.prompts_dir)
+        self.attendant = Attendant(self.board, prompts, cfg.data_dir / "recordings")
+        ivr_on, flow_id, allow = ivr_settings(cfg)
+        self.ivr: IvrRuntime | None = None
+        if ivr_on:
+            register_crm_lookups(REGISTRY, NoCrm())   # until the crm's customer/workorder services land
+            self.ivr = IvrRuntime(self.board, prompts, cfg.data_dir, flow_id=flow_id, allow=allow,
+                                  fallback=self.attendant.handle)
+        self.handler = self.attendant.handle if self.ivr is None else self.ivr.handle
         self._greenlets: list[gevent.Greenlet] = []
         self.exit_code = 0
         self.console: Console | None = None
@@ -160,7 +182,9 @@ class Service:
     def start(self) -> None:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
         init_db(self.cfg.data_dir)
-        self.board.call_handler = self.attendant.handle
+        if self.ivr is not None:
+            self.ivr.load()
+        self.board.call_handler = self.handler
         if self.cfg.far == "process":
             self.cfg.socket.parent.mkdir(parents=True, exist_ok=True)
             self.board.link_listen(self.cfg.socket)
@@ -195,7 +219,7 @@ class Service:
         log.info("maintenance console on %s", device)
 
     def _pause_calls(self, paused: bool) -> None:
-        self.board.call_handler = None if paused else self.attendant.handle
+        self.board.call_handler = None if paused else self.handler
 
     def _restart(self) -> None:
         self.exit_code = EXIT_RESTART
@@ -279,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     except DahdiError as exc:
         print(f"rexian: the DAHDI card did not open: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"rexian: {exc}", file=sys.stderr)
+        return 2
     if cfg.backend == "dahdi":
         print(f"Rexian: DAHDI card {cfg.spec} on channels {','.join(map(str, cfg.channels))}; "
               f"data in {cfg.data_dir}/", flush=True)
