@@ -162,12 +162,13 @@ def say_time(value: object) -> list[str]:
     if isinstance(value, (_dt.datetime, _dt.time)):
         hour, minute = value.hour, value.minute
     else:
-        text = str(value).strip()
+        head, _, tail = str(value).strip().partition(":")
         try:
-            t = _dt.time.fromisoformat(text if len(text) > 2 else f"{int(text):02d}:00")
+            hour, minute = int(head), int(tail[:2] or 0)
         except ValueError:
             raise SayError(f"{value!r} is not a time (HH:MM)") from None
-        hour, minute = t.hour, t.minute
+        if not (0 <= hour <= 23 and 0 <= minute <= 59):
+            raise SayError(f"{value!r} is not a time (HH:MM)")
     out = [*say_integer(hour), "oclock"]
     if minute:
         if minute < 10:
