@@ -1,4 +1,4 @@
-"""The shipped default flow, heard by a scripted caller: balance, work orders, agent, emergency, after hours."""
+"""The shipped default flow, heard by a scripted caller: balance, work orders, agent, emergency, night."""
 
 from __future__ import annotations
 

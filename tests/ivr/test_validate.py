@@ -99,9 +99,9 @@ def planted(change: str) -> tuple[dict[str, Any], str, str]:
     raise AssertionError(change)
 
 
-CHANGES = ["unreachable", "missing_prompt", "dangling", "loop", "menu_key", "menu_key_two", "input_lengths",
-           "input_zero", "lookup", "queue", "transfer", "type", "missing_exit", "start", "schedule", "say_kind",
-           "sink"]
+CHANGES = ["unreachable", "missing_prompt", "dangling", "loop", "menu_key", "menu_key_two",
+           "input_lengths", "input_zero", "lookup", "queue", "transfer", "type", "missing_exit", "start",
+           "schedule", "say_kind", "sink"]
 
 
 @pytest.mark.parametrize("change", CHANGES)
