@@ -148,17 +148,20 @@ class IvrRuntime:
         trunk = call.channel
         trunk.start_play([Play.cptone(Tone.RINGBACK)])
         station: Channel | None = None
+        ringing: Channel | None = None
         try:
             for candidate in list(self.board.idle(Kind.FXS)):
                 candidate.claim()
+                ringing = candidate
                 try:
                     candidate.ring(trunk.caller_id, cid_format=trunk.cid_format or CidFormat.FSK,
                                    timeout=STATION_RING_TIMEOUT)
-                    station = candidate
+                    station, ringing = candidate, None
                     break
                 except (NoAnswer, ChannelBusy) as exc:
                     log.info("%s queue %s: station %d: %s", call.prefix, queue, candidate.index, exc)
                     candidate.release("not answered")
+                    ringing = None
                     gevent.sleep(0)
             trunk.stop_play()
             if station is None:
@@ -168,8 +171,9 @@ class IvrRuntime:
             trunk.wait_hangup()
             return True
         finally:
-            if station is not None:
-                station.release("call ended")
+            for ch in (station, ringing):      # ringing: the caller hung up while a station rang
+                if ch is not None:
+                    ch.release("call ended")
 
     def dial_out(self, call: Call, number: str) -> bool:
         """Transfer: dial ``number`` on an idle analog trunk and bridge the caller to it."""
