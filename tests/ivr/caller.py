@@ -69,6 +69,14 @@ class IvrSite:
         self.dialled: list[str] = []          # numbers our trunks dialled, as the exchange heard them
         self.stored: list[dict[str, Any]] = []
         self.phones_answer = True
+        self.transfers: list[str] = []        # numbers the IVR handed to its dialler
+        dial_out = runtime.transfer
+
+        def transfer(call: Any, number: str) -> bool:
+            self.transfers.append(number)
+            return dial_out(call, number)
+
+        runtime.transfer = transfer
         site.far.call_handler = self._far_handler
         registry.register_sink("voicemail", lambda _call, item: self.stored.append(item))
         registry.register_sink("survey", lambda _call, item: self.stored.append(item))
