@@ -30,6 +30,7 @@ from appliance.crm.maintenance import Maintenance
 from appliance.ivr.registry import REGISTRY
 from appliance.ivr.runtime import IvrRuntime
 from appliance.ivr.services import NoCrm, register_crm_lookups
+from appliance.ivr.validate import FlowInvalid
 from appliance.maintenance import ApplianceStatus
 from appliance.voiceboard.board import Board, parse_spec
 from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, parse_channels, port_count
@@ -183,7 +184,12 @@ class Service:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
         init_db(self.cfg.data_dir)
         if self.ivr is not None:
-            self.ivr.load()
+            try:
+                self.ivr.load()
+            except FlowInvalid as exc:   # e.g. the on-call numbers of the flow are not in transfer_allow
+                log.error("ivr: no valid flow, the attendant answers instead: %s", exc)
+                self.ivr = None
+                self.handler = self.attendant.handle
         self.board.call_handler = self.handler
         if self.cfg.far == "process":
             self.cfg.socket.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import logging
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,7 +110,8 @@ def test_random_keys_against_the_default_flow(short_timeouts: None, test_prompts
         except AssertionError:
             raise AssertionError(f"calls stuck: {stuck(ivr)}") from None
         try:
-            wait_for(lambda: all(c.state in (ChannelState.IDLE, ChannelState.CLEARING) for c in board.channels)
+            wait_for(lambda: all(c.state in (ChannelState.IDLE, ChannelState.CLEARING)
+                                 for c in board.channels)
                      and not any(c.busy for c in board.of_kind(Kind.FXO)), 20, "every channel idle")
         except AssertionError:
             raise AssertionError(f"not idle: {[c for c in board.channels if c.busy]}, far side "
@@ -131,5 +132,6 @@ def test_random_keys_against_the_default_flow(short_timeouts: None, test_prompts
     finally:
         ivr.stop()
     bad = [r.getMessage() for r in caplog.records
-           if r.levelno >= logging.ERROR and r.name.startswith(("appliance.ivr", "appliance.voiceboard.board"))]
+           if r.levelno >= logging.ERROR
+           and r.name.startswith(("appliance.ivr", "appliance.voiceboard.board"))]
     assert not bad, bad[:5]

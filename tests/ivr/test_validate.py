@@ -178,3 +178,14 @@ def test_flowstore_versions(data_dir: Path) -> None:
     with pytest.raises(Exception, match="immutable"):
         db.execute("UPDATE ivr_flows SET body = '{}' WHERE flow_id = 'f'")
     assert db.user_version() == db.SCHEMA_VERSION
+
+
+def test_every_prompt_of_the_default_flow_is_in_both_sets(registry: Registry) -> None:
+    """The test set gives each a DTMF code; the demo manifest (zh-CN.toml) has a text for each."""
+    from appliance.voiceboard import prompts
+
+    spec = prompts.load_demo_spec(Path(__file__).resolve().parents[2] / "prompts" / "zh-CN.toml")
+    for names in (set(prompts.TEST_PROMPTS), set(spec.prompts)):
+        assert validate(default_flow(), names, registry, AllowList(["95001", "95002"])) == []
+    codes = {prompts.code_for(n) for n in prompts.TEST_PROMPTS}
+    assert len(codes) == len(prompts.TEST_PROMPTS) <= 100
