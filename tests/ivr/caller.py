@@ -25,6 +25,7 @@ from appliance.voiceboard.prompts import PromptSet, decode_heard
 from appliance.voiceboard.sim import SimulatedSite, exchange_hangup, exchange_line, phone_autoanswer, ring_in
 
 ALLOW = ("95001", "95002")
+PRESS_PAUSE = 0.25          # seconds between hearing a prompt end and pressing a key
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
@@ -148,6 +149,9 @@ class Caller:
         return got
 
     def press(self, digits: str) -> None:
+        """Key presses, after a short human pause (a key sent within the last prompt's tail of echo
+        was seen lost once on the simulated line)."""
+        gevent.sleep(PRESS_PAUSE)
         self.exch.send_dtmf(digits, on_ms=80, off_ms=80)
 
     def hangup(self) -> None:
