@@ -22,7 +22,7 @@ import gevent
 import gevent.event
 from gevent import subprocess
 
-from appliance.acd.model import AcdConfig, AcdConfigError, parse_config
+from appliance.acd.model import AcdConfig, AcdConfigError, Disposition, parse_config
 from appliance.acd.service import ACD
 from appliance.attendant import Attendant
 from appliance.console.config import ConsoleConfig
@@ -30,9 +30,17 @@ from appliance.console.console import Console
 from appliance.crm import demo
 from appliance.crm.db import close_db, init_db
 from appliance.crm.maintenance import Maintenance
+from appliance.ivr.crmbind import CrmBinding
+from appliance.ivr.registry import REGISTRY
+from appliance.ivr.runtime import DEFAULT_QUEUES as IVR_QUEUES
+from appliance.ivr.runtime import IvrRuntime
+from appliance.ivr.services import register_crm_lookups
+from appliance.ivr.validate import FlowInvalid
 from appliance.maintenance import ApplianceStatus
 from appliance.voiceboard.board import Board, parse_spec
+from appliance.voiceboard.channel import Channel
 from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, parse_channels, port_count
+from appliance.voiceboard.events import Kind
 from appliance.voiceboard.prompts import PromptSet
 from appliance.voiceboard.r2 import R2Span, start_r2_spans
 from appliance.web import agentapi
@@ -162,6 +170,17 @@ class Notifier:
         self._n.notify(msg)
 
 
+def ivr_settings(cfg: Config) -> tuple[bool, str, list[str]]:
+    """[ivr] enabled (default false: the attendant answers), flow (id), transfer_allow (numbers)."""
+    raw = cfg.extra.get("ivr", {})
+    if not isinstance(raw, dict):
+        raise ConfigError("[ivr] must be a table")
+    allow = raw.get("transfer_allow", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise ConfigError("ivr.transfer_allow must be a list of numbers (strings)")
+    return bool(raw.get("enabled", False)), str(raw.get("flow", "default")), allow
+
+
 def make_board(cfg: Config) -> Board:
     """The board of the config: simulated, or bound to a real card's DAHDI channels."""
     if cfg.backend == "dahdi":
@@ -183,7 +202,18 @@ class Service:
         # auto-answer agent's headset keep the attendant's behaviour (dial tone).
         self.acd = (ACD(self.board, prompts, cfg.acd, fallback=self.attendant.handle)
                     if cfg.acd is not None else None)
-        self.call_handler = self.acd.handle if self.acd is not None else self.attendant.handle
+        # With [ivr] enabled, trunk calls go through the IVR flow first; its queue nodes hand the
+        # caller to the ACD (or, without an ACD, ring the stations).
+        ivr_on, flow_id, allow = ivr_settings(cfg)
+        self.ivr: IvrRuntime | None = None
+        if ivr_on:
+            registry = REGISTRY.copy()
+            register_crm_lookups(registry, CrmBinding())
+            if self.acd is not None:
+                for name in IVR_QUEUES:
+                    registry.register_queue(name, self._ivr_to_acd)
+            self.ivr = IvrRuntime(self.board, prompts, cfg.data_dir, flow_id=flow_id, allow=allow,
+                                  registry=registry, fallback=self.attendant.handle)
         self._greenlets: list[gevent.Greenlet] = []
         self.exit_code = 0
         self.console: Console | None = None
@@ -196,6 +226,13 @@ class Service:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
         init_db(self.cfg.data_dir)
         self.demo_phones = demo.ensure_demo(self.cfg.demo_customers) if self.cfg.demo_customers else []
+        if self.ivr is not None:
+            try:
+                self.ivr.load()
+            except FlowInvalid as exc:   # e.g. the on-call numbers of the flow are not in transfer_allow
+                log.error("ivr: no valid flow, calls go to the %s instead: %s",
+                          "ACD" if self.acd is not None else "attendant", exc)
+                self.ivr = None
         if self.acd is not None:
             self.acd.start()
         self.board.call_handler = self.call_handler
@@ -245,6 +282,22 @@ class Service:
         self.console = Console(cfg, status, Maintenance("console"))
         self.console.start()
         log.info("maintenance console on %s", device)
+
+    def call_handler(self, channel: Channel) -> None:
+        """Trunk calls: the IVR if it runs, else the ACD, else the attendant; stations: the ACD's
+        headsets, else the attendant (dial tone, station-to-station)."""
+        trunk = channel.kind in (Kind.FXO, Kind.E1)
+        if trunk and self.ivr is not None:
+            self.ivr.handle(channel)
+        elif self.acd is not None:
+            self.acd.handle(channel)
+        else:
+            self.attendant.handle(channel)
+
+    def _ivr_to_acd(self, call: Any, queue: str) -> bool:
+        """The IVR's queue node: the ACD serves the caller; False (not taken) -> the node's on_fail."""
+        assert self.acd is not None
+        return self.acd.queue_call(call.channel, queue, handed_over=True) is Disposition.ANSWERED
 
     def _pause_calls(self, paused: bool) -> None:
         self.board.call_handler = None if paused else self.call_handler
@@ -337,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     except DahdiError as exc:
         print(f"rexian: the DAHDI card did not open: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"rexian: {exc}", file=sys.stderr)
+        return 2
     if cfg.backend == "dahdi":
         print(f"Rexian: DAHDI card {cfg.spec} on channels {','.join(map(str, cfg.channels))}; "
               f"data in {cfg.data_dir}/", flush=True)

@@ -21,6 +21,8 @@ from appliance.voiceboard.events import CidFormat, Tone
 from .model import CALLBACK, VOICEMAIL, Disposition, PhoneMode
 from .queue import CallState, Queue, QueuedCall
 
+UNSERVED = (Disposition.OVERFLOW, Disposition.FULL)   # no agent took the call (it may go back to the IVR)
+
 if TYPE_CHECKING:
     from .agent import Agent
     from .service import ACD
@@ -44,51 +46,61 @@ class CallFlow:
         self.outcomes: dict[str, str] = {}
 
     # ------------------------------------------------------------------ main
-    def run(self) -> None:
+    def run(self) -> Disposition:
         acd, call = self.acd, self.call
-        disposition: Disposition | None = None
-        ended_by = "caller"
+        self.disposition: Disposition | None = None
+        self.ended_by = "caller"
         try:
-            queue = acd.queues[acd.cfg.default_queue]
-            hops = 0
-            while True:
-                if not acd.enqueue(call, queue):
-                    target = self._overflow_target(queue, hops)
-                    if target is None:
-                        disposition = self._final_overflow(queue, Disposition.FULL)
-                        ended_by = "acd"
-                        return
-                    queue, hops = target, hops + 1
-                    continue
-                while self._wait():
-                    agent = self._offer()
-                    if agent is None:
-                        acd.offer_failed(call, self.outcomes)
-                        self.outcomes = {}
-                        continue
-                    disposition = Disposition.ANSWERED
-                    ended_by = self._talk(agent)
-                    return
-                target = self._overflow_target(queue, hops)
-                acd.leave_queue(call, "OVERFLOW", target=target.name if target else queue.cfg.overflow)
-                if target is None:
-                    disposition = self._final_overflow(queue, Disposition.OVERFLOW)
-                    ended_by = "acd"
-                    return
-                queue, hops = target, hops + 1
+            self._route()
         except Hangup as exc:
-            if disposition is None:
-                disposition = Disposition.ABANDONED
             log.info("%s ended: %s", call.prefix, exc.cause)
         except CallError as exc:
             log.warning("%s failed: %s", call.prefix, exc)
-            if disposition is None:
-                disposition = Disposition.ABANDONED
         finally:
+            disposition = self.disposition or Disposition.ABANDONED
             if acd.stopping:
-                disposition, ended_by = Disposition.INTERRUPTED, "shutdown"
-            self.trunk.release("call ended")
-            acd.call_ended(call, disposition or Disposition.ABANDONED, ended_by)
+                disposition, self.ended_by = Disposition.INTERRUPTED, "shutdown"
+            if call.handed_over and disposition in UNSERVED:
+                self.ended_by = "ivr"   # the IVR goes on with the caller (its on_fail exit)
+            else:
+                self.trunk.release("call ended")
+            acd.call_ended(call, disposition, self.ended_by)
+        return disposition
+
+    def _route(self) -> None:
+        """Queue, offer, overflow, talk; sets ``disposition`` and ``ended_by`` as it goes."""
+        acd, call = self.acd, self.call
+        queue = acd.queues[call.wanted_queue or acd.cfg.default_queue]
+        hops = 0
+        if call.handed_over and not acd.staffed(queue):
+            acd.qlog_no_agent(call, queue)      # nobody signed in: the IVR's fallback, at once
+            self.disposition, self.ended_by = Disposition.OVERFLOW, "acd"
+            return
+        while True:
+            if not acd.enqueue(call, queue):
+                target = self._overflow_target(queue, hops)
+                if target is None:
+                    self.disposition = self._final_overflow(queue, Disposition.FULL)
+                    self.ended_by = "acd"
+                    return
+                queue, hops = target, hops + 1
+                continue
+            while self._wait():
+                agent = self._offer()
+                if agent is None:
+                    acd.offer_failed(call, self.outcomes)
+                    self.outcomes = {}
+                    continue
+                self.disposition = Disposition.ANSWERED
+                self.ended_by = self._talk(agent)
+                return
+            target = self._overflow_target(queue, hops)
+            acd.leave_queue(call, "OVERFLOW", target=target.name if target else queue.cfg.overflow)
+            if target is None:
+                self.disposition = self._final_overflow(queue, Disposition.OVERFLOW)
+                self.ended_by = "acd"
+                return
+            queue, hops = target, hops + 1
 
     # ------------------------------------------------------------------ waiting
     def _prompts(self, *names: str) -> list[Play | str]:
@@ -229,6 +241,8 @@ class CallFlow:
         target = queue.cfg.overflow
         trunk = self.trunk
         trunk.stop_play()
+        if self.call.handed_over:
+            return why                  # the IVR has its own way on (on_fail): no overflow prompts
         if target == VOICEMAIL:
             self.call.overflow_to = VOICEMAIL
             trunk.play(self._prompts("leave_message"), barge_in=False)

@@ -50,6 +50,8 @@ class QueuedCall:
         self.answered_at = 0.0
         self.ring_s = 0.0
         self.overflow_to = ""
+        self.wanted_queue = ""       # the queue asked for (the IVR's queue node); "" the default
+        self.handed_over = False     # from the IVR: an unserved call goes back to it unreleased
         self.prefix = f"[call {call_id}]"
 
     def key(self) -> tuple[int, int]:

@@ -196,19 +196,28 @@ class ACD:
             return
         trunk.claim()
         trunk.answer()
+        self.queue_call(trunk)
+
+    def queue_call(self, trunk: Channel, queue: str | None = None, *, handed_over: bool = False,
+                   emergency: bool = False) -> Disposition:
+        """Queue an answered trunk call (``queue`` or the default) until an agent takes it or it
+        overflows; returns how it ended. ``handed_over`` (from the IVR): when no agent takes the call
+        it comes back unreleased, without the overflow prompts, for the IVR's own fallback."""
         caller = trunk.caller_id
         dnis = str(getattr(trunk, "dnis", ""))
         call_id = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(self.wall()))}-{trunk.index}-" \
                   f"{uuid.uuid4().hex[:6]}"
         self._seq += 1
-        call = QueuedCall(call_id, trunk, caller, dnis, self.cfg.priority_of(caller, dnis), self._seq,
-                          self.clock())
+        priority = Priority.EMERGENCY if emergency else self.cfg.priority_of(caller, dnis)
+        call = QueuedCall(call_id, trunk, caller, dnis, priority, self._seq, self.clock())
+        call.wanted_queue = queue if queue in self.queues else self.cfg.default_queue
+        call.handed_over = handed_over
         self.calls[call_id] = call
         self._flows[call_id] = gevent.getcurrent()
         self._writer.submit(cdr.open_call, call_id, caller, dnis, self.cfg.default_queue,
                             int(call.priority), self.wall())
         try:
-            CallFlow(self, call).run()
+            return CallFlow(self, call).run()
         finally:
             self._flows.pop(call_id, None)
             self.calls.pop(call_id, None)
@@ -300,6 +309,13 @@ class ACD:
         agent.on_wrapup_end()
 
     # ------------------------------------------------------------------ stats
+    def staffed(self, queue: Queue) -> bool:
+        """Some member agent of ``queue`` is signed in (ready, busy or in wrap-up)."""
+        return any(a.logged_in for a in self.agents.values() if queue.is_member(a))
+
+    def qlog_no_agent(self, call: QueuedCall, queue: Queue) -> None:
+        self._qlog("NO_AGENT", call=call, queue=queue.name)
+
     def agent_for_user(self, username: str) -> str | None:
         """The agent id a web user works as (``user`` in [[acd.agents]]), or None."""
         for a in self.cfg.agents:

@@ -361,6 +361,44 @@ def _m004_crm(db: SqliteDatabase) -> None:
         db.execute_sql(sql)
 
 
+def _m005_ivr_flows(db: SqliteDatabase) -> None:
+    """IVR call flows (appliance/crm/flowstore.py): every saved version, and the active one per flow."""
+    db.execute_sql(
+        """CREATE TABLE ivr_flows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            flow_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            valid INTEGER NOT NULL DEFAULT 0,
+            problems TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '',
+            UNIQUE (flow_id, version)
+        )"""
+    )
+    db.execute_sql(
+        """CREATE TABLE ivr_active (
+            flow_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            activated_at TEXT NOT NULL,
+            activated_by TEXT NOT NULL DEFAULT '',
+            FOREIGN KEY (flow_id, version) REFERENCES ivr_flows (flow_id, version)
+        )"""
+    )
+    # A saved version is never changed, and only a version the validator passed can be activated.
+    db.execute_sql(
+        "CREATE TRIGGER ivr_flows_no_update BEFORE UPDATE ON ivr_flows "
+        "BEGIN SELECT RAISE(ABORT, 'ivr_flows versions are immutable'); END"
+    )
+    for verb in ("INSERT", "UPDATE"):
+        db.execute_sql(
+            f"CREATE TRIGGER ivr_active_valid_{verb.lower()} BEFORE {verb} ON ivr_active "
+            "WHEN (SELECT valid FROM ivr_flows WHERE flow_id = NEW.flow_id AND version = NEW.version) "
+            "IS NOT 1 "
+            "BEGIN SELECT RAISE(ABORT, 'only a valid flow version can be activated'); END"
+        )
+
+
 def _m006_web(db: SqliteDatabase) -> None:
     """Web sessions (appliance/crm/session.py): the SHA-256 of the cookie token, never the token."""
     db.execute_sql(
@@ -377,7 +415,8 @@ def _m006_web(db: SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX web_session_user ON web_session(username)")
 
 
-MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm, _m006_web]
+MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm, _m005_ivr_flows,
+                               _m006_web]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

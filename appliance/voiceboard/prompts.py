@@ -84,6 +84,26 @@ TEST_PROMPTS: tuple[str, ...] = (
     "queue_callers",
     "queue_full",
     "callback_accepted",
+    # the IVR (appliance/ivr): default flow and say-number fragments
+    "main_menu",
+    "enter_pin",
+    "pin_wrong",
+    "pin_locked",
+    "enter_serial",
+    "workorder_not_found",
+    "wo_accepted",
+    "wo_dispatched",
+    "wo_in_progress",
+    "wo_done",
+    "wo_other",
+    "emergency",
+    "after_hours_menu",
+    "message_saved",
+    "service_unavailable",
+    "all_busy",
+    "zheng",
+    "negative",
+    "oclock",
 )
 
 # DTMF timing of the test set: 60 ms tone, 60 ms gap, 100 ms of silence first.
