@@ -63,3 +63,37 @@ def test_without_the_on_call_numbers_allowed_the_attendant_answers(tmp_path: Pat
         exchange_hangup(exch, "busy")
     finally:
         svc.stop()
+
+
+ACD_ONE_AGENT = ('[acd]\nwrapup = 1\n[[acd.queues]]\nname = "service"\nagents = ["1001"]\n'
+                 '[[acd.agents]]\nid = "1001"\nname = "张丽"\n')
+
+
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_agent_key_hands_the_caller_to_the_acd(tmp_path: Path, test_prompts: PromptSet,
+                                               signed_in: bool) -> None:
+    """Key 0 in the IVR: the ACD offers the caller to a signed-in agent (the station rings, the phone
+    answers, they talk); with nobody signed in the caller comes straight back to the IVR, which
+    takes a message (never a dead queue)."""
+    ivr = '[ivr]\nenabled = true\ntransfer_allow = ["95001", "95002"]\n'
+    acd = ACD_ONE_AGENT + ("station = 2\n" if signed_in else "")
+    svc = Service(load_config(config(tmp_path, test_prompts, ivr + acd)))
+    svc.start()
+    try:
+        assert svc.ivr is not None and svc.acd is not None and svc.far_board is not None
+        exch = svc.far_board.channels[0]
+        exch.heard = ""
+        ring_in(exch, "13800138000", "", CidFormat.DTMF, timeout=20)
+        wait_for(lambda: "main_menu" in decode_heard(exch.heard), 20, "the main menu")
+        exch.send_dtmf("0")
+        if signed_in:
+            wait_for(lambda: svc.acd is not None and svc.acd.agent_info("1001")["state"] == "talking", 20,
+                     "the agent to take the caller")
+            assert svc.acd.agent_info("1001")["calls"] == 1
+        else:
+            wait_for(lambda: "leave_message" in decode_heard(exch.heard), 20, "the IVR's message box")
+            assert "all_busy" in decode_heard(exch.heard)
+            assert svc.acd.agent_info("1001")["state"] == "logged_out"
+        exchange_hangup(exch, "busy")
+    finally:
+        svc.stop()
