@@ -30,7 +30,7 @@ from appliance.console.console import Console
 from appliance.crm import demo
 from appliance.crm.db import close_db, init_db
 from appliance.crm.maintenance import Maintenance
-from appliance.ivr.crmbind import CrmBinding
+from appliance.ivr.crmbind import CrmBinding, register_crm_sinks
 from appliance.ivr.registry import REGISTRY
 from appliance.ivr.runtime import DEFAULT_QUEUES as IVR_QUEUES
 from appliance.ivr.runtime import IvrRuntime
@@ -209,6 +209,7 @@ class Service:
         if ivr_on:
             registry = REGISTRY.copy()
             register_crm_lookups(registry, CrmBinding())
+            register_crm_sinks(registry)            # messages and ratings into the database
             if self.acd is not None:
                 for name in IVR_QUEUES:
                     registry.register_queue(name, self._ivr_to_acd)

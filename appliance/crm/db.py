@@ -415,8 +415,35 @@ def _m006_web(db: SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX web_session_user ON web_session(username)")
 
 
+def _m007_ivr_messages(db: SqliteDatabase) -> None:
+    """Callers' messages and survey ratings from the IVR (appliance/crm/messages.py)."""
+    db.execute_sql(
+        """CREATE TABLE ivr_message (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            call_id TEXT NOT NULL DEFAULT '',
+            caller TEXT NOT NULL DEFAULT '',
+            category TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            recording TEXT NOT NULL,
+            heard INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute_sql("CREATE INDEX ivr_message_heard ON ivr_message(heard, id)")
+    db.execute_sql(
+        """CREATE TABLE ivr_survey (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            call_id TEXT NOT NULL DEFAULT '',
+            caller TEXT NOT NULL DEFAULT '',
+            rating INTEGER NOT NULL,
+            question TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+
+
 MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm, _m005_ivr_flows,
-                               _m006_web]
+                               _m006_web, _m007_ivr_messages]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,4 +1,4 @@
-"""The IVR's CRM lookups served by the real CRM service functions (appliance/crm/customer.py and
+"""The IVR's CRM lookups and sinks served by the real CRM service functions (appliance/crm/customer.py and
 workorder.py): what the service registers, in place of the tests' in-memory fakes.
 
 PIN checks go through crm's :class:`customer.PinSession` (argon2 hash, audit of every check, the
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any
 
-from appliance.crm import customer, workorder
+from appliance.crm import customer, messages, workorder
 from appliance.crm.common import CrmError
 
+from .registry import Registry
 from .services import CustomerInfo, WorkOrderInfo
 
 log = logging.getLogger(__name__)
@@ -56,3 +58,21 @@ class CrmBinding:
         code, _ = workorder.status_by_serial(serial)
         status = STATUS_OF_CODE.get(code)
         return None if status is None else WorkOrderInfo(serial, status)
+
+
+def store_message(call: Any, item: dict[str, Any]) -> None:
+    """The ``voicemail`` sink: a recorded message goes into the voicemail list (crm.messages)."""
+    messages.add_message(str(item.get("call_id", "")), str(item.get("caller_id", "")),
+                         str(item.get("kind", "voicemail")), int(item.get("duration_ms", 0)),
+                         str(item.get("path", "")))
+
+
+def store_rating(call: Any, item: dict[str, Any]) -> None:
+    """The ``survey`` sink: the caller's rating, stored with the call (crm.messages)."""
+    messages.add_rating(str(item.get("call_id", "")), str(item.get("caller_id", "")),
+                        int(item.get("rating", -1)), str(item.get("question", "")))
+
+
+def register_crm_sinks(registry: Registry) -> None:
+    registry.register_sink("voicemail", store_message)
+    registry.register_sink("survey", store_rating)

@@ -7,21 +7,36 @@ import datetime as _dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import gevent
 import pytest
 
-from appliance.crm import audit, customer, users, workorder
+from appliance.crm import audit, customer, messages, users, workorder
 from appliance.crm.common import Actor
-from appliance.ivr.crmbind import CrmBinding
+from appliance.ivr.crmbind import CrmBinding, register_crm_sinks
 from appliance.ivr.registry import Registry
 from appliance.ivr.runtime import IvrRuntime
 from appliance.ivr.services import register_crm_lookups
+from appliance.voiceboard.channel import Play
 from appliance.voiceboard.prompts import PromptSet
 from appliance.voiceboard.sim import SimulatedSite
 
-from .caller import ALLOW, FakeCrm, IvrSite
+from .caller import ALLOW, FakeCrm, IvrSite, wait_for
 from .test_default_flow import AMOUNT_123_45, GREETING
 
 AGENT = Actor("li.na", "agent", None, "web")
+
+
+def crm_site(prompts: PromptSet, data_dir: Path, now: _dt.datetime) -> IvrSite:
+    site = SimulatedSite("fxo:2,fxs:1", name="ivrcrm")
+    registry = Registry()
+    register_crm_lookups(registry, CrmBinding())
+    runtime = IvrRuntime(site.board, prompts, data_dir, registry=registry, allow=ALLOW, clock=lambda: now)
+    s = IvrSite(site, runtime, FakeCrm(), registry)   # the fake is unused: the lookups are CrmBinding
+    register_crm_sinks(registry)                       # after IvrSite, which installs in-memory sinks
+    site.board.call_handler = runtime.handle
+    site.start()
+    runtime.load()
+    return s
 
 
 @pytest.fixture
@@ -29,19 +44,13 @@ def real_site(test_prompts: PromptSet, data_dir: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(users, "ARGON2_MEMORY_KIB", 1024)     # cheaper PIN hashes for the test
     monkeypatch.setattr(users, "ARGON2_TIME_COST", 1)
     monkeypatch.setattr(users, "_dummy_hash", None)
-    site = SimulatedSite("fxo:2,fxs:1", name="ivrcrm")
-    registry = Registry()
-    register_crm_lookups(registry, CrmBinding())
-    runtime = IvrRuntime(site.board, test_prompts, data_dir, registry=registry, allow=ALLOW,
-                         clock=lambda: _dt.datetime(2026, 12, 2, 10, 0))
-    s = IvrSite(site, runtime, FakeCrm(), registry)   # the fake is unused: the lookups are CrmBinding
-    site.board.call_handler = runtime.handle
-    site.start()
-    runtime.load()
+    s = crm_site(test_prompts, data_dir, _dt.datetime(2026, 12, 2, 10, 0))
     try:
         yield s
     finally:
         s.stop()
+
+
 
 
 def test_balance_from_the_database_with_the_right_pin_only(real_site: IvrSite) -> None:
@@ -61,7 +70,11 @@ def test_balance_from_the_database_with_the_right_pin_only(real_site: IvrSite) -
     c.press("1234#")
     heard = c.expect(*AMOUNT_123_45, "survey", timeout=20)
     assert heard[-12:] == [*AMOUNT_123_45, "survey"], "一百二十三元四角五分 from the database"
+    c.press("3")
+    c.expect("thanks")
     c.hangup()
+    wait_for(lambda: bool(messages.ratings()), 5, "the rating stored")
+    assert messages.ratings()[0][1:] == ("13800138000", 3), "the rating is kept with the caller"
     actions = [r.action for r in audit.recent(20)]
     assert "customer_pin_failed" in actions and "customer_balance_query" in actions
 
@@ -78,3 +91,26 @@ def test_status_of_a_real_work_order_and_of_an_unknown_serial(real_site: IvrSite
     c.press(order.serial + "#")
     c.expect("wo_dispatched", "survey")
     c.hangup()
+
+
+def test_after_hours_message_lands_in_the_voicemail_list(test_prompts: PromptSet, data_dir: Path) -> None:
+    night = crm_site(test_prompts, data_dir, _dt.datetime(2026, 12, 2, 22, 30))
+    try:
+        c = night.caller()
+        c.call()
+        c.expect("welcome", "record_notice", "after_hours", "after_hours_menu")
+        c.press("1")                                   # complaint
+        c.expect("leave_message")
+        gevent.sleep(0.8)
+        c.exch.play([Play.tone(600, duration_ms=1500)], barge_in=False)
+        c.press("#")
+        c.expect("message_saved", "goodbye")
+        c.wait_ended()
+        (msg,) = messages.list_messages()
+        assert (msg.caller, msg.category_name, msg.heard) == ("13800138000", "投诉", False)
+        assert msg.duration_ms >= 1000 and (data_dir / msg.recording).stat().st_size > 8000
+        assert not Path(msg.recording).is_absolute(), "the list keeps a name inside the data dir"
+        messages.mark_heard(msg.id, "li.na")
+        assert messages.list_messages(unheard_only=True) == []
+    finally:
+        night.stop()
