@@ -65,6 +65,9 @@ class R2Site:
                            mf_back_timeout_ms=mf_back_timeout_ms)
         self.span.start()
         self.exchanges = [ScriptedExchange(self.site.far, i) for i in range(n)]
+        # openr2 sees the start-up alarm of a fresh E1 channel (no frames yet) clear a little after
+        # the lines are up: a seizure before that is ignored and the exchange's call fails
+        wait_for(lambda: all(self.ch(i).available for i in range(n)), 5.0, "the span's channels idle")
 
     def ch(self, i: int) -> R2Channel:
         c = self.site.board.channels[i]
