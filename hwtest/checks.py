@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -30,7 +29,18 @@ from appliance.voiceboard.errors import Hangup
 from appliance.voiceboard.events import CidFormat, Kind, RecordReason
 
 from .audio import scan_tones
-from .common import BoardWatch, Emit, Result, Status, Text, _now, port_label, state_text, wait_until
+from .common import (
+    BoardWatch,
+    Emit,
+    LoopChecks,
+    Result,
+    Status,
+    Text,
+    _now,
+    port_label,
+    state_text,
+    wait_until,
+)
 from .e1 import E1Loop, E1Rig, alarm_names
 from .plan import DAHDI_BACKEND, Loop, LoopKind, Plan
 
@@ -263,7 +273,7 @@ def _ring_phone(fxs: Channel, number: str, name: str, fmt: CidFormat, timeout: f
     return None
 
 
-class AnalogLoop:
+class AnalogLoop(LoopChecks):
     """The checks of one FXO-FXS loopback cable."""
 
     def __init__(self, board: Board, loop: Loop, watch: BoardWatch, workdir: Path, rng: random.Random,
@@ -273,11 +283,10 @@ class AnalogLoop:
         self.watch = watch
         self.workdir = workdir
         self.rng = rng
-        self.emit = emit
         self.fxo = board.channels[loop.fxo]
         self.fxs = board.channels[loop.fxs]
         o, s, n = loop.fxo, loop.fxs, loop.label
-        self.names: dict[str, Text] = {
+        names = {
             "cid_fsk": Text(f"环路 {n} 来电显示 FSK", f"loop {n} caller ID (FSK)"),
             "answer": Text(f"环路 {n} 摘机应答（振铃截止）", f"loop {n} answer (ring trip)"),
             "dtmf_o2s": Text(f"环路 {n} DTMF {o}→{s}", f"loop {n} DTMF {o}→{s}"),
@@ -290,50 +299,9 @@ class AnalogLoop:
             "hangup_fxo": Text(f"环路 {n} 端口 {o} 挂机", f"loop {n} hang-up from port {o} (FXO)"),
             "idle": Text(f"环路 {n} 结束后空闲", f"loop {n} idle afterwards"),
         }
-        self.results: dict[str, Result] = {}
-        self.dropped: Text | None = None       # why the call in progress is gone
+        super().__init__(names, loop.label, emit)
         self._record_tag = 0
         self._record_error: Text | None = None
-
-    # ---------------------------------------------------------------- bookkeeping
-    def record(self, key: str, ok: bool, reason: Text) -> None:
-        if key in self.results:
-            return
-        result = Result(self.names[key], Status.PASS if ok else Status.FAIL, reason)
-        self.results[key] = result
-        self.emit(result)
-
-    def not_tried(self, keys: list[str], why: Text) -> None:
-        for key in keys:
-            self.record(key, False, Text(f"未测试：{why.zh}", f"not tried: {why.en}"))
-
-    def step(self, key: str, fn: Callable[[], tuple[bool, Text]]) -> bool:
-        """Run one check of the call in progress; a dropped call fails it and every later one."""
-        if self.dropped is not None:
-            self.not_tried([key], self.dropped)
-            return False
-        try:
-            ok, reason = fn()
-        except Hangup as exc:
-            self.dropped = Text(f"通话中断（{exc.cause}）", f"the call dropped ({exc.cause})")
-            ok, reason = False, self.dropped
-        except Exception as exc:
-            log.exception("hwtest: loop %s: %s failed", self.loop.label, key)
-            ok, reason = False, Text(f"出错：{exc!r}", f"error: {exc!r}")
-        self.record(key, ok, reason)
-        return ok
-
-    def run(self) -> None:
-        """Every check of the loop (run it in its own greenlet; kill it to stop the loop)."""
-        try:
-            self._run()
-        finally:
-            self._release()
-
-    def report(self, unfinished: Text) -> list[Result]:
-        """The loop's results in order; a check that never ran (loop stopped) fails with ``unfinished``."""
-        self.not_tried([k for k in self.names if k not in self.results], unfinished)
-        return [self.results[key] for key in self.names]
 
     # ------------------------------------------------------------------ the run
     def _line_down(self) -> Text | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,9 @@ from gevent.event import AsyncResult
 
 from appliance.voiceboard.board import Board
 from appliance.voiceboard.channel import Channel, ChannelState
+from appliance.voiceboard.errors import Hangup
+
+log = logging.getLogger(__name__)
 
 POLL = 0.05                  # polling period of the waits on line state and counters
 
@@ -110,3 +114,66 @@ class BoardWatch:
             done = self._records.pop(int(data["tag"]), None)
             if done is not None:
                 done.set((int(data["reason"]), int(data["duration_ms"])))
+
+
+class LoopChecks:
+    """The bookkeeping of one loop's checks (analog or E1): each check ``key`` of ``names`` is run
+    by ``step`` once, emitted as soon as it is known, and reported in ``names`` order."""
+
+    names: dict[str, Text]
+    label: str
+
+    def __init__(self, names: dict[str, Text], label: str, emit: Emit) -> None:
+        self.names = names
+        self.label = label
+        self.emit = emit
+        self.results: dict[str, Result] = {}
+        self.dropped: Text | None = None       # why the call in progress is gone
+
+    def record(self, key: str, ok: bool, reason: Text) -> None:
+        if key in self.results:
+            return
+        result = Result(self.names[key], Status.PASS if ok else Status.FAIL, reason)
+        self.results[key] = result
+        self.emit(result)
+
+    def not_tried(self, keys: list[str], why: Text) -> None:
+        for key in keys:
+            self.record(key, False, Text(f"未测试：{why.zh}", f"not tried: {why.en}"))
+
+    def unfinished(self, why: Text) -> None:
+        self.not_tried([k for k in self.names if k not in self.results], why)
+
+    def step(self, key: str, fn: Callable[[], tuple[bool, Text]]) -> bool:
+        """Run one check of the call in progress; a dropped call fails it and every later one."""
+        if self.dropped is not None:
+            self.not_tried([key], self.dropped)
+            return False
+        try:
+            ok, reason = fn()
+        except Hangup as exc:
+            self.dropped = Text(f"通话中断（{exc.cause}）", f"the call dropped ({exc.cause})")
+            ok, reason = False, self.dropped
+        except Exception as exc:
+            log.exception("hwtest: loop %s: %s failed", self.label, key)
+            ok, reason = False, Text(f"出错：{exc!r}", f"error: {exc!r}")
+        self.record(key, ok, reason)
+        return ok
+
+    def run(self) -> None:
+        """Every check of the loop (run it in its own greenlet; kill it to stop the loop)."""
+        try:
+            self._run()
+        finally:
+            self._release()
+
+    def report(self, unfinished: Text) -> list[Result]:
+        """The loop's results in order; a check that never ran (loop stopped) fails with ``unfinished``."""
+        self.unfinished(unfinished)
+        return [self.results[key] for key in self.names]
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError

@@ -14,7 +14,6 @@ delivered, answer); DTMF and a tone each way; the exchange clears forward; we ca
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from appliance.voiceboard.board import Board
 from appliance.voiceboard.channel import Channel, ChannelState, Play
@@ -28,7 +27,7 @@ from appliance.voiceboard.r2 import (
     alarm_names,
 )
 
-from .common import BoardWatch, Emit, Result, Status, Text, wait_until
+from .common import BoardWatch, Emit, LoopChecks, Text, wait_until
 from .plan import Loop
 
 log = logging.getLogger(__name__)
@@ -89,64 +88,21 @@ class E1Rig:
         self.span.stop()
 
 
-class E1Loop:
+class E1Loop(LoopChecks):
     """The checks of one E1 loop; ``emit`` sees each result as soon as it is known."""
 
     def __init__(self, rig: E1Rig, loop: Loop, watch: BoardWatch, emit: Emit) -> None:
         self.rig = rig
         self.loop = loop
         self.watch = watch
-        self.emit = emit
+        super().__init__(names(loop), loop.label, emit)
         ch = rig.board.channels[loop.a]
         assert isinstance(ch, R2Channel)
         self.ours: R2Channel = ch
         self.far: Channel = rig.board.channels[loop.b]
         self.x = rig.exchanges[loop.b]
-        self.names = names(loop)
-        self.results: dict[str, Result] = {}
-        self.dropped: Text | None = None
-
-    # ---------------------------------------------------------------- bookkeeping
-    def record(self, key: str, ok: bool, reason: Text) -> None:
-        if key not in self.results:
-            result = Result(self.names[key], Status.PASS if ok else Status.FAIL, reason)
-            self.results[key] = result
-            self.emit(result)
-
-    def not_tried(self, keys: list[str], why: Text) -> None:
-        for key in keys:
-            self.record(key, False, Text(f"未测试：{why.zh}", f"not tried: {why.en}"))
-
-    def step(self, key: str, fn: Callable[[], tuple[bool, Text]]) -> bool:
-        if self.dropped is not None:
-            self.not_tried([key], self.dropped)
-            return False
-        try:
-            ok, reason = fn()
-        except Hangup as exc:
-            self.dropped = Text(f"通话中断（{exc.cause}）", f"the call dropped ({exc.cause})")
-            ok, reason = False, self.dropped
-        except Exception as exc:
-            log.exception("hwtest: E1 loop %s: %s failed", self.loop.label, key)
-            ok, reason = False, Text(f"出错：{exc!r}", f"error: {exc!r}")
-        self.record(key, ok, reason)
-        return ok
-
-    def unfinished(self, why: Text) -> None:
-        self.not_tried([k for k in self.names if k not in self.results], why)
-
-    def report(self, unfinished: Text) -> list[Result]:
-        """The loop's results in order; a check that never ran (loop stopped) fails with ``unfinished``."""
-        self.unfinished(unfinished)
-        return [self.results[key] for key in self.names]
 
     # ------------------------------------------------------------------ the run
-    def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            self._release()
-
     def _run(self) -> None:
         if not self.step("sync", self._sync):
             self.unfinished(Text("时隙未同步", "the timeslot is not in sync"))
