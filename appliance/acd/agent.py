@@ -60,6 +60,7 @@ class Agent:
         self.wrapup_started = 0.0
         self.not_ready_after: str | None = None   # not_ready asked during a call: reason to take after
         self.headset_up = False     # auto-answer: the station is off-hook and held by the ACD
+        self.resume_reason = ""     # rung outside the queue (consult, monitor) while not ready: why
         self._wrapup_timer: gevent.Greenlet | None = None
         self._wrapup_done: Callable[[float], None] | None = None
         self.prefix = f"[agent {self.id}]"

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 import gevent
 from gevent.event import AsyncResult
 
-from appliance.voiceboard.channel import ChannelState, Play
+from appliance.voiceboard.channel import Play
 from appliance.voiceboard.errors import CallError, Hangup, NoAnswer
 from appliance.voiceboard.events import CidFormat, Tone
 
-from .model import CALLBACK, VOICEMAIL, Disposition, PhoneMode
+from .errors import AcdError
+from .model import CALLBACK, VOICEMAIL, Disposition, PhoneMode, RecordMode
 from .queue import CallState, Queue, QueuedCall
+from .talk import GONE, Party, Talk, TalkEnd
 
 UNSERVED = (Disposition.OVERFLOW, Disposition.FULL)   # no agent took the call (it may go back to the IVR)
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 OVERFLOW_HOPS = 3            # queue -> queue overflows one call may take
 BEEP_MS = 300                # the auto-answer beep (China BEEP tone)
+SURVEY_TIMEOUT = 6.0         # seconds for the caller's rating key
+SURVEY_TRIES = 2
 
 
 def _say_number(n: int) -> list[str]:
@@ -44,6 +48,7 @@ class CallFlow:
         self.call = call
         self.trunk = call.trunk
         self.outcomes: dict[str, str] = {}
+        self._offering: tuple[AsyncResult, list[int], list[gevent.Greenlet]] | None = None
 
     # ------------------------------------------------------------------ main
     def run(self) -> Disposition:
@@ -60,6 +65,7 @@ class CallFlow:
             disposition = self.disposition or Disposition.ABANDONED
             if acd.stopping:
                 disposition, self.ended_by = Disposition.INTERRUPTED, "shutdown"
+            acd.recorder.call_over(call)
             if call.handed_over and disposition in UNSERVED:
                 self.ended_by = "ivr"   # the IVR goes on with the caller (its on_fail exit)
             else:
@@ -85,6 +91,7 @@ class CallFlow:
                     return
                 queue, hops = target, hops + 1
                 continue
+            requeue = ""
             while self._wait():
                 agent = self._offer()
                 if agent is None:
@@ -92,8 +99,16 @@ class CallFlow:
                     self.outcomes = {}
                     continue
                 self.disposition = Disposition.ANSWERED
-                self.ended_by = self._talk(agent)
-                return
+                end = self._talk(agent)
+                self.ended_by = end.ended_by
+                if not end.requeue or self.trunk.state in GONE:
+                    return
+                requeue = end.requeue
+                break
+            if requeue:                         # blind transfer to a queue, unanswered transfer, park
+                queue = acd.queues.get(requeue, queue)
+                acd.requeued(call)
+                continue
             target = self._overflow_target(queue, hops)
             acd.leave_queue(call, "OVERFLOW", target=target.name if target else queue.cfg.overflow)
             if target is None:
@@ -135,6 +150,8 @@ class CallFlow:
             if first:
                 pos = self._position()
                 names = pos if pos == ["hold"] else ["hold", *pos]
+                if acd.recorder.mode(call, None) is RecordMode.ALWAYS and not call.talked:
+                    names = ["record_notice", *names]   # the caller is told before anyone answers
                 first = False
                 next_announce = now + q.cfg.announce_every
             elif now >= next_announce:
@@ -158,10 +175,12 @@ class CallFlow:
         winner: AsyncResult = AsyncResult()
         left = [len(agents)]
         ringers = [gevent.spawn(self._ring, a, winner, left) for a in agents]
+        self._offering = (winner, left, ringers)
         try:
             agent: Agent | None = winner.get()
             return agent
         finally:
+            self._offering = None
             gevent.killall([g for g in ringers if not g.dead], block=True)
             for a in agents:
                 self.outcomes.setdefault(a.id, "withdrawn")
@@ -204,30 +223,60 @@ class CallFlow:
                 winner.set(None)
 
     # ------------------------------------------------------------------ talking
-    def _talk(self, agent: Agent) -> str:
-        """Bridge caller and agent until one hangs up; who did ("caller" / "agent")."""
+    def add_ringer(self, agent: Agent) -> None:
+        """Pickup: ring ``agent`` too for the offer in progress; the first to answer takes it."""
+        ctx = self._offering
+        if ctx is None or ctx[0].ready():
+            raise AcdError("这通电话已被接起")
+        winner, left, ringers = ctx
+        left[0] += 1
+        ringers.append(gevent.spawn(self._ring, agent, winner, left))
+
+    def _talk(self, agent: Agent) -> TalkEnd:
+        """Caller and agent talk (with hold, transfers, conference... see talk.py) until it ends;
+        then the post-call survey if the agent hung up first and the queue asks for one."""
         call, trunk, acd = self.call, self.trunk, self.acd
         station = agent.station
         assert station is not None
         auto = agent.mode is PhoneMode.AUTO_ANSWER and agent.headset_up
         if not auto:
             station.claim()
-        try:
-            trunk.stop_play()
-            trunk.bridge(station)
-            acd.call_connected(call, agent, self.outcomes)
+        trunk.stop_play()
+        acd.call_connected(call, agent, self.outcomes)
+        if acd.recorder.mode(call, agent) is RecordMode.ALWAYS and not acd.recorder.active(call):
             try:
-                trunk.wait_hangup()
-            except Hangup as exc:
-                who = "caller" if trunk.state in (ChannelState.CLEARING, ChannelState.DOWN) else "agent"
-                log.info("%s %s hung up (%s)", call.prefix, who, exc.cause)
-                return who
-            return "caller"
+                acd.recorder.start(call, "", notice=False)   # the notice was the first hold prompt
+            except AcdError as exc:
+                log.error("%s %s", call.prefix, exc)
+        talk = Talk(acd, call, agent, Party(station, agent, agent.id, release=not auto))
+        call.talk = talk
+        try:
+            end = talk.run()
         finally:
-            if auto:
-                station.unbridge()
-            elif station.owner is gevent.getcurrent():
-                station.release("call ended")
+            call.talk = None
+            acd.record_talk(call, talk)
+        log.info("%s talk over: %s%s", call.prefix, end.ended_by,
+                 f", back to queue {end.requeue}" if end.requeue else "")
+        if end.ended_by == "agent" and not end.requeue and trunk.state not in GONE:
+            q = call.queue or acd.queues.get(call.first_queue)
+            if q is not None and q.cfg.survey:
+                self._survey(talk.transfers[-1] if talk.transfers else agent.id)
+        return end
+
+    def _survey(self, agent_id: str) -> None:
+        """满意度调查: the caller rates the agent with one key (acd.survey_keys)."""
+        call, trunk, acd = self.call, self.trunk, self.acd
+        keys = acd.cfg.survey_keys
+        for attempt in range(SURVEY_TRIES):
+            trunk.play(self._prompts("survey"), barge_in=True)
+            key = trunk.collect_digits(1, timeout=SURVEY_TIMEOUT, terminators="")
+            if key and key in keys:
+                acd.survey_rated(call, agent_id, int(key))
+                trunk.play(self._prompts("thanks", "goodbye"), barge_in=False)
+                return
+            if attempt + 1 < SURVEY_TRIES:
+                trunk.play(self._prompts("invalid" if key else "timeout"), barge_in=False)
+        trunk.play(self._prompts("goodbye"), barge_in=False)
 
     # ------------------------------------------------------------------ overflow
     def _overflow_target(self, queue: Queue, hops: int) -> Queue | None:

@@ -13,6 +13,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from appliance.crm import events as bus
+from appliance.ivr.registry import AllowList
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ ANNOUNCE_EVERY = 30.0        # position announcement interval
 NO_ANSWER_REASON = "no answer"
 VOICEMAIL = "voicemail"
 CALLBACK = "callback"
+SURVEY_KEYS = "123"          # post-call survey: 1 satisfied, 2 so-so, 3 not satisfied (prompt "survey")
 
 
 class AcdConfigError(ValueError):
@@ -53,6 +55,12 @@ class PhoneMode(Enum):
     AUTO_ANSWER = "auto_answer"  # headset kept off-hook: a beep, then the caller is connected
 
 
+class RecordMode(Enum):
+    ALWAYS = "always"            # every call, after the recording notice
+    NEVER = "never"
+    ON_DEMAND = "on_demand"      # the agent starts and stops it from the desk (notice played then)
+
+
 class Disposition(Enum):
     ANSWERED = "answered"
     ABANDONED = "abandoned"      # the caller hung up before an agent answered
@@ -76,6 +84,8 @@ class QueueConfig:
     ring_timeout: float = RING_TIMEOUT
     announce_every: float = ANNOUNCE_EVERY
     wrapup: float | None = None            # overrides the agent's / the default wrap-up
+    record: RecordMode = RecordMode.ALWAYS
+    survey: bool = False                   # ask the caller to rate the call after the agent hangs up
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class AgentConfig:
     skills: Mapping[str, int] = field(default_factory=dict)
     wrapup: float | None = None
     user: str = ""                          # the web login of the person working as this agent
+    leader: bool = False                    # team leader: listen / whisper / barge, force state
+    record: RecordMode | None = None        # overrides the queue's recording mode
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,8 @@ class AcdConfig:
     vip_callers: frozenset[str] = frozenset()
     emergency_dnis: frozenset[str] = frozenset()
     emergency_callers: frozenset[str] = frozenset()
+    dial_allow: tuple[str, ...] = ()        # outside numbers agents may dial / transfer to (X wildcards)
+    survey_keys: str = SURVEY_KEYS
 
     def queue(self, name: str) -> QueueConfig:
         for q in self.queues:
@@ -126,6 +140,22 @@ def _strs(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
         raise AcdConfigError(f"{where}.{key} must be a list of strings")
     return tuple(str(v) for v in value)
+
+
+def _bool(raw: Mapping[str, Any], key: str, where: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise AcdConfigError(f"{where}.{key} must be true or false")
+    return value
+
+
+def _record(raw: Mapping[str, Any], where: str) -> RecordMode | None:
+    if "record" not in raw:
+        return None
+    try:
+        return RecordMode(str(raw["record"]))
+    except ValueError:
+        raise AcdConfigError(f"{where}.record must be always, never or on_demand") from None
 
 
 def parse_config(raw: Mapping[str, Any]) -> AcdConfig | None:
@@ -159,7 +189,9 @@ def parse_config(raw: Mapping[str, Any]) -> AcdConfig | None:
             id=str(a["id"]), name=str(a.get("name", "")), station=station, mode=mode,
             skills={str(k): int(v) for k, v in skills.items()},
             wrapup=_num(a, "wrapup", where, 0.0) if "wrapup" in a else None,
-            user=str(a.get("user", "")).strip().lower()))
+            user=str(a.get("user", "")).strip().lower(),
+            leader=_bool(a, "leader", where),
+            record=_record(a, where) if "record" in a else None))
     ids = [a.id for a in agents]
     if len(set(ids)) != len(ids):
         raise AcdConfigError("acd.agents: agent ids must be unique")
@@ -194,7 +226,8 @@ def parse_config(raw: Mapping[str, Any]) -> AcdConfig | None:
             overflow=str(q.get("overflow", "")),
             ring_timeout=_num(q, "ring_timeout", where, RING_TIMEOUT, 0.5),
             announce_every=_num(q, "announce_every", where, ANNOUNCE_EVERY, 1.0),
-            wrapup=_num(q, "wrapup", where, 0.0) if "wrapup" in q else None))
+            wrapup=_num(q, "wrapup", where, 0.0) if "wrapup" in q else None,
+            record=_record(q, where) or RecordMode.ALWAYS, survey=_bool(q, "survey", where)))
     names = [qc.name for qc in queues]
     if len(set(names)) != len(names):
         raise AcdConfigError("acd.queues: queue names must be unique")
@@ -208,12 +241,21 @@ def parse_config(raw: Mapping[str, Any]) -> AcdConfig | None:
     if default not in names:
         raise AcdConfigError(f"acd.default_queue {default!r} is not a queue")
     limit = int(_num(acd, "no_answer_limit", "acd", NO_ANSWER_LIMIT, 1))
+    dial_allow = _strs(acd, "dial_allow", "acd")
+    try:
+        AllowList(dial_allow)
+    except ValueError as exc:
+        raise AcdConfigError(f"acd.dial_allow: {exc}") from None
+    keys = str(acd.get("survey_keys", SURVEY_KEYS))
+    if not keys or not all(k in "0123456789" for k in keys) or len(set(keys)) != len(keys):
+        raise AcdConfigError("acd.survey_keys must be distinct digits, e.g. \"123\"")
     return AcdConfig(
         queues=tuple(queues), agents=tuple(agents), default_queue=default,
         wrapup=_num(acd, "wrapup", "acd", WRAPUP_SECONDS), no_answer_limit=limit,
         vip_callers=frozenset(_strs(acd, "vip_callers", "acd")),
         emergency_dnis=frozenset(_strs(acd, "emergency_dnis", "acd")),
-        emergency_callers=frozenset(_strs(acd, "emergency_callers", "acd")))
+        emergency_callers=frozenset(_strs(acd, "emergency_callers", "acd")),
+        dial_allow=tuple(e.strip().upper() for e in dial_allow), survey_keys=keys)
 
 
 Listener = Callable[..., None]

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from appliance.voiceboard.channel import Channel
 
     from .agent import Agent
+    from .calls import CallFlow
+    from .talk import Talk
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,12 @@ class QueuedCall:
         self.overflow_to = ""
         self.wanted_queue = ""       # the queue asked for (the IVR's queue node); "" the default
         self.handed_over = False     # from the IVR: an unserved call goes back to it unreleased
+        self.hold_s = 0.0
+        self.transfers: list[str] = []
+        self.talked = False          # an agent has had the call (it may be back in a queue now)
+        self.outbound = False        # click-to-dial from the desk (no queue)
+        self.flow: CallFlow | None = None   # the greenlet's flow (pickup adds a ringer to its offer)
+        self.talk: Talk | None = None       # connected: hold, transfer, conference... (talk.py)
         self.prefix = f"[call {call_id}]"
 
     def key(self) -> tuple[int, int]:

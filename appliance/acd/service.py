@@ -27,7 +27,7 @@ import gevent
 from gevent.event import Event
 from gevent.queue import Queue as GQueue
 
-from appliance.crm import cdr
+from appliance.crm import callrec, cdr
 from appliance.voiceboard.board import Board
 from appliance.voiceboard.channel import Channel, ChannelState
 from appliance.voiceboard.errors import Hangup
@@ -36,8 +36,11 @@ from appliance.voiceboard.prompts import PromptSet
 
 from .agent import IN_CALL, Agent, AgentState
 from .calls import CallFlow
+from .control import CallControl
+from .errors import AcdError
 from .model import AcdConfig, Disposition, EventBus, PhoneMode, Priority
 from .queue import CallState, Queue, QueuedCall
+from .recording import Recorder
 from .strategy import AgentStats, choose
 
 log = logging.getLogger(__name__)
@@ -46,10 +49,6 @@ FLUSH_TIMEOUT = 10.0         # stop(): seconds to let the writer drain
 RESTORED_IN_CALL = AgentState.WRAP_UP   # an agent in a call at the crash comes back in wrap-up
 
 CallHandler = Callable[[Channel], None]
-
-
-class AcdError(ValueError):
-    """An agent command was refused (the message says why and can be shown)."""
 
 
 class _Writer:
@@ -97,7 +96,7 @@ class _Writer:
             self._g = None
 
 
-class ACD:
+class ACD(CallControl):
     def __init__(self, board: Board, prompts: PromptSet | None, cfg: AcdConfig,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  fallback: CallHandler | None = None) -> None:
@@ -120,6 +119,7 @@ class ACD:
         self._flows: dict[str, gevent.Greenlet] = {}
         self._headsets: dict[str, gevent.Greenlet] = {}
         self._started = False
+        self.recorder = Recorder(self)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -129,6 +129,9 @@ class ACD:
         if closed:
             log.warning("ACD: %d call(s) cut by the last stop recorded as interrupted: %s",
                         len(closed), ", ".join(closed))
+        cut = callrec.close_open_recordings(self.wall())
+        if cut:
+            log.warning("ACD: %d recording(s) cut by the last stop closed (their files are kept)", cut)
         saved = {r.agent_id: r for r in cdr.load_agent_states()}
         for agent in self.agents.values():
             row = saved.get(agent.id)
@@ -175,6 +178,14 @@ class ACD:
         """Wait until every database write made so far is done (tests, reports)."""
         return self._writer.flush(timeout)
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """A database write, in order with the ACD's others (runs on crm's database thread)."""
+        self._writer.submit(fn, *args)
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
     # ------------------------------------------------------------------ board side
     def handle(self, channel: Channel) -> None:
         """The board's call handler: trunk calls queue; auto-answer headsets are held."""
@@ -207,9 +218,8 @@ class ACD:
         dnis = str(getattr(trunk, "dnis", ""))
         call_id = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(self.wall()))}-{trunk.index}-" \
                   f"{uuid.uuid4().hex[:6]}"
-        self._seq += 1
         priority = Priority.EMERGENCY if emergency else self.cfg.priority_of(caller, dnis)
-        call = QueuedCall(call_id, trunk, caller, dnis, priority, self._seq, self.clock())
+        call = QueuedCall(call_id, trunk, caller, dnis, priority, self.next_seq(), self.clock())
         call.wanted_queue = queue if queue in self.queues else self.cfg.default_queue
         call.handed_over = handed_over
         self.calls[call_id] = call
@@ -217,7 +227,9 @@ class ACD:
         self._writer.submit(cdr.open_call, call_id, caller, dnis, self.cfg.default_queue,
                             int(call.priority), self.wall())
         try:
-            return CallFlow(self, call).run()
+            flow = CallFlow(self, call)
+            call.flow = flow
+            return flow.run()
         finally:
             self._flows.pop(call_id, None)
             self.calls.pop(call_id, None)
@@ -239,7 +251,9 @@ class ACD:
             self._headsets.pop(agent.id, None)
             log.info("%s headset on-hook", agent.prefix)
             flow = self._flows.get(agent.call_id)
-            if flow is not None and agent.state is AgentState.TALKING:
+            call = self.calls.get(agent.call_id)
+            talking = call is not None and call.talk is not None   # the Talk sees the line go down
+            if flow is not None and agent.state is AgentState.TALKING and not talking:
                 flow.kill(Hangup("agent on-hook"), block=False)
 
     def _board_event(self, name: str, channel: Channel, **data: Any) -> None:
@@ -408,7 +422,9 @@ class ACD:
         q = call.queue
         wait = now - call.created
         call.ring_s += now - call.offered_at
-        call.answered_at = now
+        if not call.talked:
+            call.answered_at = now
+        call.talked = True
         call.agent = agent
         call.offer_to = []
         if q is not None:
@@ -449,7 +465,7 @@ class ACD:
             def wrapped(seconds: float, call_id: str = call.id) -> None:
                 self._writer.submit(cdr.update_call, call_id, {"wrapup_s": round(seconds, 3)})
             agent.on_call_end(self._wrapup_of(agent, q), wrapped)
-        else:
+        elif not call.talked:
             fields["wait_s"] = round(now - call.created, 3)
             fields["ring_s"] = round(call.ring_s, 3)
             fields["final_queue"] = call.first_queue if q is None else q.name
@@ -457,6 +473,25 @@ class ACD:
         self.events.emit("acd.call.ended", call_id=call.id, disposition=disposition.value,
                          agent=agent.id if agent else "", ended_by=ended_by)
         self.dispatch()
+
+    def requeued(self, call: QueuedCall) -> None:
+        """The call goes back to a queue after an agent had it (transfer to a queue, park timeout)."""
+        call.offer_to = []
+        call.talk = None
+        self._qlog("REQUEUE", call=call)
+
+    def record_talk(self, call: QueuedCall, talk: Any) -> None:
+        """What the Talk adds to the CDR: hold time and the transfer chain (summed over talks)."""
+        call.hold_s += talk.hold_s
+        call.transfers = [*call.transfers, *[t for t in talk.transfers if not call.transfers
+                                              or t != call.transfers[-1]]]
+        self._writer.submit(cdr.update_call, call.id, {"hold_s": round(call.hold_s, 3),
+                                                       "transfers": ">".join(call.transfers)})
+
+    def survey_rated(self, call: QueuedCall, agent_id: str, rating: int) -> None:
+        self._qlog("SURVEY", call=call, agent=agent_id, rating=rating)
+        self._writer.submit(cdr.update_call, call.id, {"survey": rating})
+        self.events.emit("acd.call.survey", call_id=call.id, agent=agent_id, rating=rating)
 
     def _wrapup_of(self, agent: Agent, queue: Queue | None) -> float:
         if queue is not None and queue.cfg.wrapup is not None:

@@ -29,7 +29,7 @@ INTERRUPTED = "interrupted"
 CDR_FIELDS = frozenset({
     "caller", "dnis", "queue", "final_queue", "priority", "agent", "enqueued_at", "offered_at",
     "answered_at", "ended_at", "wait_s", "ring_s", "talk_s", "wrapup_s", "offers", "disposition",
-    "overflow_to", "ended_by",
+    "overflow_to", "ended_by", "hold_s", "transfers", "direction", "survey",
 })
 
 
@@ -54,6 +54,10 @@ class Cdr(Model):
     disposition = TextField(default="")
     overflow_to = TextField(default="")
     ended_by = TextField(default="")
+    hold_s = FloatField(default=0.0)
+    transfers = TextField(default="")     # the agents / numbers the call went through: "1001>1002"
+    direction = TextField(default="in")   # "in" (queued caller) or "out" (click-to-dial)
+    survey = IntegerField(null=True)      # the key the caller pressed in the post-call survey
 
     class Meta:
         database = database_proxy
@@ -108,6 +112,10 @@ class CdrRecord:
     disposition: str
     overflow_to: str
     ended_by: str
+    hold_s: float
+    transfers: str
+    direction: str
+    survey: int | None
 
 
 @dataclass(frozen=True)

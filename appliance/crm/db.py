@@ -442,8 +442,31 @@ def _m007_ivr_messages(db: SqliteDatabase) -> None:
     )
 
 
+def _m009_call_control(db: SqliteDatabase) -> None:
+    """Agent call control: hold time, transfer chain, direction, survey in the CDR; the recording
+    index (appliance/crm/callrec.py)."""
+    for column in ("hold_s REAL NOT NULL DEFAULT 0", "transfers TEXT NOT NULL DEFAULT ''",
+                   "direction TEXT NOT NULL DEFAULT 'in'", "survey INTEGER"):
+        db.execute_sql(f"ALTER TABLE acd_cdr ADD COLUMN {column}")
+    db.execute_sql(
+        """CREATE TABLE call_recording (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            call_id TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT '',
+            caller TEXT NOT NULL DEFAULT '',
+            path TEXT NOT NULL UNIQUE,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            duration_s REAL NOT NULL DEFAULT 0,
+            started_by TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute_sql("CREATE INDEX call_recording_call ON call_recording(call_id)")
+    db.execute_sql("CREATE INDEX call_recording_started ON call_recording(started_at)")
+
+
 MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm, _m005_ivr_flows,
-                               _m006_web, _m007_ivr_messages]
+                               _m006_web, _m007_ivr_messages, _m009_call_control]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

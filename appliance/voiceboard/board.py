@@ -192,6 +192,10 @@ class Board:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def emit(self, name: str, channel: Channel, **data: Any) -> None:
         for listener in list(self._listeners):
             try:
