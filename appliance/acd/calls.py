@@ -138,8 +138,12 @@ class CallFlow:
         call, trunk, acd = self.call, self.trunk, self.acd
         first = True
         next_announce = 0.0
+        notice = acd.recorder.mode(call, None) is RecordMode.ALWAYS and not call.noticed
         while True:
             if call.offer_to:
+                if notice and first:            # an agent was free at once: the notice still comes first
+                    call.noticed = True
+                    trunk.play(self._prompts("record_notice"), barge_in=False)
                 return True
             q = call.queue
             assert q is not None
@@ -150,7 +154,8 @@ class CallFlow:
             if first:
                 pos = self._position()
                 names = pos if pos == ["hold"] else ["hold", *pos]
-                if acd.recorder.mode(call, None) is RecordMode.ALWAYS and not call.talked:
+                if notice:
+                    call.noticed = True
                     names = ["record_notice", *names]   # the caller is told before anyone answers
                 first = False
                 next_announce = now + q.cfg.announce_every
@@ -226,7 +231,9 @@ class CallFlow:
     def add_ringer(self, agent: Agent) -> None:
         """Pickup: ring ``agent`` too for the offer in progress; the first to answer takes it."""
         ctx = self._offering
-        if ctx is None or ctx[0].ready():
+        if ctx is None:
+            return              # the ringing has not started yet: the picker is in call.offer_to
+        if ctx[0].ready():
             raise AcdError("这通电话已被接起")
         winner, left, ringers = ctx
         left[0] += 1

@@ -56,6 +56,7 @@ class QueuedCall:
         self.handed_over = False     # from the IVR: an unserved call goes back to it unreleased
         self.hold_s = 0.0
         self.transfers: list[str] = []
+        self.noticed = False         # the caller has heard the recording notice
         self.talked = False          # an agent has had the call (it may be back in a queue now)
         self.outbound = False        # click-to-dial from the desk (no queue)
         self.flow: CallFlow | None = None   # the greenlet's flow (pickup adds a ringer to its offer)

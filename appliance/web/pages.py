@@ -192,6 +192,29 @@ def desk(ctx: Ctx) -> bottle.HTTPResponse:
  <button id="agent-wrapup" type="button">结束整理</button>
  <button id="agent-logout" type="button">签出</button>
  <p id="agent-error" class="error" role="alert"></p></section>
+<section id="callctl" class="panel callctl"><h2>通话控制</h2>
+ <p id="call-state" data-state="">无通话</p>
+ <button id="call-hold" type="button">保持</button><button id="call-unhold" type="button">恢复</button>
+ <button id="call-hangup" type="button">挂断</button>
+ <button id="call-record" type="button">录音</button>
+ <button id="call-record-stop" type="button">停止录音</button>
+ <form id="call-target-form"><input id="call-target" maxlength="20" placeholder="工号 / 队列 / 号码"
+  aria-label="转接或咨询目标">
+  <button id="call-consult" type="button">咨询</button><button id="call-transfer" type="button">转接</button>
+  <button id="call-conference" type="button">三方</button>
+  <button id="call-complete" type="button">完成转接</button>
+  <button id="call-cancel" type="button">取消咨询</button></form>
+ <button id="call-park" type="button">驻留</button>
+ <form id="call-dial-form"><input id="call-number" maxlength="20" inputmode="numeric" placeholder="外呼号码"
+  aria-label="外呼号码"><button type="submit">外呼</button></form>
+ <form id="call-monitor-form"><input id="monitor-agent" maxlength="20" placeholder="座席工号"
+  aria-label="被监听座席">
+  <select id="monitor-mode" aria-label="方式"><option value="listen">监听</option>
+  <option value="whisper">密语</option>
+  <option value="barge">强插</option></select><button type="submit">班长介入</button>
+  <button id="monitor-stop" type="button">结束监听</button></form>
+ <ul id="parked" class="results"></ul>
+ <p id="call-error" class="error" role="alert"></p></section>
 <section id="incoming" class="panel incoming" aria-live="assertive"><h2>来电</h2>
  <p id="incoming-status">等待来电…</p></section>
 <section class="panel search"><h2>客户查询 <kbd>F2</kbd></h2>
@@ -217,7 +240,7 @@ def desk(ctx: Ctx) -> bottle.HTTPResponse:
  <button type="submit">搜索</button></form><ul id="kb-results" class="results"></ul>
  <div id="kb-article"></div></section>
 </div>"""
-    return page(ctx, "坐席台", body, scripts=("app.js", "desk.js"), body_class="wide")
+    return page(ctx, "坐席台", body, scripts=("app.js", "desk.js", "callctl.js"), body_class="wide")
 
 
 # ---- work orders -----------------------------------------------------------------------------------

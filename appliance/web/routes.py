@@ -35,6 +35,8 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "audit.read": frozenset({"admin", "maintenance"}),
     "events": DESK_ROLES | {"technician"},
     "agent.state": DESK_ROLES,  # my own ACD agent: sign in, ready / not ready, end wrap-up
+    "call.control": DESK_ROLES,  # my own call: hold, consult, transfer, conference, park, record, dial
+    "call.monitor": LEAD_ROLES,  # listen / whisper / barge (the ACD also checks the agent's leader flag)
 }
 assert all(r in ROLES for roles in PERMISSIONS.values() for r in roles)
 
