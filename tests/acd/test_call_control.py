@@ -146,7 +146,7 @@ def test_consult_cancelled_and_blind_transfer_to_a_queue(
     wait_for(lambda: state(h, "1002") in ("wrap_up", "ready"), 8, "the call over")
     h.acd.flush()
     rec = cdr.recent_calls(1)[0]
-    assert rec.agent == "1002" and rec.final_queue in ("billing", "service") and "queue:billing" in rec.transfers
+    assert rec.agent == "1002" and "queue:billing" in rec.transfers
 
 
 def test_leader_listens_whispers_and_barges(site: SimulatedSite, make_acd: Callable[..., Harness]) -> None:
@@ -268,7 +268,7 @@ def test_pickup_and_park_retrieve(site: SimulatedSite, make_acd: Callable[..., H
     caller, b = h.exchange(0), h.phone(B)
     assert hears(caller, b, 1000)
     slot = h.acd.park("1002")
-    assert h.acd.parked() == [{"slot": slot, "call_id": h.acd.parked()[0]["call_id"], "caller": "13800138000"}]
+    assert [(p["slot"], p["caller"]) for p in h.acd.parked()] == [(slot, "13800138000")]
     wait_for(lambda: "music_on_hold" in heard(caller), 8, "music for the parked caller")
     wait_for(lambda: state(h, "1002") in ("wrap_up", "ready"), 5, "1002 free")
     h.acd.not_ready("1001", "break")

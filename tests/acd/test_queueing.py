@@ -73,8 +73,8 @@ def test_vip_jumps_ahead_and_callers_hear_their_position(site: SimulatedSite,
     wait_for(lambda: h.acd.queue_stats("service")["waiting"] == 2, 5, "second caller queued")
     call_in(site, 2, "13900009999").get(timeout=20)
     wait_for(lambda: h.acd.queue_stats("service")["waiting"] == 3, 5, "VIP queued")
-    wait_for(lambda: heard(h.exchange(1))[:6] == ["record_notice", "hold", "queue_position", "digit_1",
-                                                   "queue_callers", "music_on_hold"], 10, "position 2 announced")
+    announced = ["record_notice", "hold", "queue_position", "digit_1", "queue_callers", "music_on_hold"]
+    wait_for(lambda: heard(h.exchange(1))[:6] == announced, 10, "position 2 announced")
     wait_for(lambda: len(heard(h.exchange(2))) >= 3, 10, "the VIP's announcement")
     assert heard(h.exchange(2))[:3] == ["record_notice", "hold", "music_on_hold"], \
         "the VIP is told the call is recorded, then has nobody ahead"
