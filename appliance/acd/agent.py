@@ -60,6 +60,7 @@ class Agent:
         self.wrapup_started = 0.0
         self.not_ready_after: str | None = None   # not_ready asked during a call: reason to take after
         self.headset_up = False     # auto-answer: the station is off-hook and held by the ACD
+        self.forward = ""           # calls offered to the agent ring this outside number (his mobile)
         self.resume_reason = ""     # rung outside the queue (consult, monitor) while not ready: why
         self._wrapup_timer: gevent.Greenlet | None = None
         self._wrapup_done: Callable[[float], None] | None = None
@@ -79,6 +80,8 @@ class Agent:
     @property
     def can_take_call(self) -> bool:
         """Ready, and the station can be rung (idle) or connected at once (headset up)."""
+        if self.forward:
+            return self.state is AgentState.READY and self.acd.free_trunk() is not None
         if self.state is not AgentState.READY or self.station is None or not self.station.line_up:
             return False
         if self.mode is PhoneMode.AUTO_ANSWER and self.headset_up:
@@ -203,4 +206,4 @@ class Agent:
     def info(self) -> dict[str, object]:
         return {"id": self.id, "name": self.cfg.name, "state": self.state.value, "reason": self.reason,
                 "station": self.station_port, "mode": self.mode.value, "calls": self.calls,
-                "missed": self.missed, "call_id": self.call_id}
+                "missed": self.missed, "call_id": self.call_id, "forward": self.forward}

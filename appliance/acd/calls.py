@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import gevent
 from gevent.event import AsyncResult
 
-from appliance.voiceboard.channel import Play
+from appliance.voiceboard.channel import Channel, Play
 from appliance.voiceboard.errors import CallError, Hangup, NoAnswer
 from appliance.voiceboard.events import CidFormat, Tone
 
@@ -48,6 +48,7 @@ class CallFlow:
         self.call = call
         self.trunk = call.trunk
         self.outcomes: dict[str, str] = {}
+        self._answered_on: dict[str, Channel] = {}   # forwarded offers: the trunk the mobile answered on
         self._offering: tuple[AsyncResult, list[int], list[gevent.Greenlet]] | None = None
 
     # ------------------------------------------------------------------ main
@@ -195,10 +196,13 @@ class CallFlow:
         call = self.call
         won = claimed = False
         try:
-            if station is None:
+            if agent.forward:
+                station = self._ring_forward(agent)
+                claimed = True
+            elif station is None:
                 self.outcomes[agent.id] = "failed"
                 return
-            if agent.mode is PhoneMode.AUTO_ANSWER and agent.headset_up:
+            elif agent.mode is PhoneMode.AUTO_ANSWER and agent.headset_up:
                 station.play([Play.cptone(Tone.BEEP, BEEP_MS)], barge_in=False)
             else:
                 if station.busy:
@@ -221,6 +225,8 @@ class CallFlow:
             log.info("%s offer to %s failed: %s", call.prefix, agent.id, exc)
             self.outcomes[agent.id] = "failed"
         finally:
+            if not won:
+                self._answered_on.pop(agent.id, None)
             if claimed and not won and station is not None and station.owner is gevent.getcurrent():
                 station.release("offer over")
             left[0] -= 1
@@ -239,13 +245,29 @@ class CallFlow:
         left[0] += 1
         ringers.append(gevent.spawn(self._ring, agent, winner, left))
 
+    def _ring_forward(self, agent: Agent) -> Channel:
+        """The agent forwards to his mobile: dial it on a free trunk; answered = he took the call."""
+        out = self.acd.free_trunk()
+        if out is None:
+            raise NoAnswer(f"no free trunk to forward to {agent.forward}")
+        out.claim()
+        try:
+            out.dial(agent.forward, timeout=self.acd.ring_timeout(self.call))
+        except BaseException:
+            if out.owner is gevent.getcurrent():
+                out.release("forward not answered")
+            raise
+        self._answered_on[agent.id] = out
+        return out
+
     def _talk(self, agent: Agent) -> TalkEnd:
         """Caller and agent talk (with hold, transfers, conference... see talk.py) until it ends;
         then the post-call survey if the agent hung up first and the queue asks for one."""
         call, trunk, acd = self.call, self.trunk, self.acd
-        station = agent.station
+        forwarded = self._answered_on.pop(agent.id, None)
+        station = forwarded or agent.station
         assert station is not None
-        auto = agent.mode is PhoneMode.AUTO_ANSWER and agent.headset_up
+        auto = forwarded is None and agent.mode is PhoneMode.AUTO_ANSWER and agent.headset_up
         if not auto:
             station.claim()
         trunk.stop_play()

@@ -182,6 +182,24 @@ class CallControl:
         call.flow.add_ringer(agent)
         self._qlog("PICKUP", call=call, agent=agent.id, ringing=target.id)
 
+    def set_forward(self, agent_id: str, number: str) -> None:
+        """Forward the agent's offered calls to an outside number (his mobile); "" to stop."""
+        agent = self._agent(agent_id)
+        number = str(number).strip()
+        if number:
+            if not number.isascii() or not number.isdigit():
+                raise AcdError("请输入纯数字的电话号码")
+            self.check_number(number)
+            if not agent.logged_in:
+                raise AcdError(f"座席 {agent.id} 未签入")
+        agent.forward = number
+        self._qlog("FORWARD", agent=agent.id, number=number)
+        self.events.emit("acd.agent.forward", agent=agent.id, number=number)
+        self.dispatch()
+
+    def free_trunk(self) -> Channel | None:
+        return next(self.board.idle(Kind.FXO), None)
+
     # ------------------------------------------------------------------ team leader
     def _leader(self, leader_id: str) -> Agent:
         leader = self._agent(leader_id)

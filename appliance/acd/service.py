@@ -296,6 +296,7 @@ class ACD(CallControl):
         port = agent.station_port
         headset = self._headsets.get(agent.id)
         agent.on_logout()
+        agent.forward = ""
         if port is not None:
             self._by_station.pop(port, None)
         if headset is not None:

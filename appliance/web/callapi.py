@@ -44,6 +44,7 @@ class CallControl(Protocol):
     def record(self, agent_id: str, on: bool) -> None: ...
     def dial(self, agent_id: str, number: str) -> str: ...
     def pickup(self, agent_id: str, ringing_agent: str) -> None: ...
+    def set_forward(self, agent_id: str, number: str) -> None: ...
     def monitor(self, leader_id: str, agent_id: str, mode: str) -> None: ...
     def stop_monitor(self, leader_id: str, agent_id: str) -> None: ...
 
@@ -153,6 +154,14 @@ def call_dial(ctx: Ctx) -> dict[str, Any]:
 @route("POST", "/api/call/pickup", perm="call.control", summary="代接同事正在振铃的电话（agent：同事工号）")
 def call_pickup(ctx: Ctx) -> dict[str, Any]:
     return _do(ctx, "pickup", lambda c, a, t: c.pickup(a, t), _target(ctx, "agent"))
+
+
+@route("POST", "/api/call/forward", perm="call.control", summary="呼叫转移到手机（number：号码，空为取消）")
+def call_forward(ctx: Ctx) -> dict[str, Any]:
+    number = ctx.field("number").strip()
+    if number and not _NUMBER.fullmatch(number):
+        raise WebError(400, "请输入 3–20 位数字的电话号码，或留空取消转移")
+    return _do(ctx, "forward", lambda c, a, n: c.set_forward(a, n), number)
 
 
 @route("POST", "/api/monitor", perm="call.monitor", summary="班长监听/密语/强插（agent：座席工号，mode）")

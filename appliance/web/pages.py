@@ -213,6 +213,8 @@ def desk(ctx: Ctx) -> bottle.HTTPResponse:
   <option value="whisper">密语</option>
   <option value="barge">强插</option></select><button type="submit">班长介入</button>
   <button id="monitor-stop" type="button">结束监听</button></form>
+ <form id="call-forward-form"><input id="call-forward" maxlength="20" inputmode="numeric"
+  placeholder="手机号（空为取消）" aria-label="呼叫转移到手机"><button type="submit">转手机</button></form>
  <ul id="parked" class="results"></ul>
  <p id="call-error" class="error" role="alert"></p></section>
 <section id="incoming" class="panel incoming" aria-live="assertive"><h2>来电</h2>

@@ -278,3 +278,21 @@ def test_pickup_and_park_retrieve(site: SimulatedSite, make_acd: Callable[..., H
     wait_for(lambda: state(h, "1001") == "talking", 10, "1001 to retrieve the call")
     assert hears(caller, h.phone(A), 2000) and hears(h.phone(A), caller, 2400)
     exchange_hangup(caller, "busy")
+
+
+def test_forward_to_mobile_rings_the_number_and_connects(
+        site: SimulatedSite, make_acd: Callable[..., Harness]) -> None:
+    phones = Phones(site, {}, exchange_answer=0.5)
+    h = make_acd(config(agents=1, dial_allow=[ALLOWED], wrapup=0.5))
+    h.acd.login("1001", A, ready=True)
+    with pytest.raises(AcdError, match="防盗打"):
+        h.acd.set_forward("1001", "13900000000")
+    h.acd.set_forward("1001", "057188660077")
+    call_in(site, 0, "13800138000").get(timeout=20)
+    wait_for(lambda: state(h, "1001") == "talking", 25, "the mobile to answer the forwarded call")
+    assert phones.dialled[0][1] == "057188660077" and phones.rang == [], "the desk phone does not ring"
+    mobile = site.far.channels[phones.dialled[0][0]]
+    caller = h.exchange(0)
+    assert hears(caller, mobile, 1000) and hears(mobile, caller, 2000)
+    exchange_hangup(caller, "busy")
+    wait_for(lambda: state(h, "1001") in ("wrap_up", "ready"), 8, "the call over")

@@ -46,6 +46,9 @@
   $("call-dial-form").addEventListener("submit", function (ev) {
     ev.preventDefault(); cmd("dial", { number: $("call-number").value.trim() });
   });
+  $("call-forward-form").addEventListener("submit", function (ev) {
+    ev.preventDefault(); cmd("forward", { number: $("call-forward").value.trim() });
+  });
   $("call-monitor-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     R.post("/api/monitor", { agent: $("monitor-agent").value.trim(), mode: $("monitor-mode").value }).then(show)
