@@ -61,5 +61,7 @@
   refresh();
   var source = new EventSource("/api/events");
   ["acd.call.control", "acd.call.connected", "acd.call.ended", "acd.call.recording", "acd.call.monitor",
-   "acd.call.dial"].forEach(function (name) { source.addEventListener(name, refresh); });
+   "acd.call.dial", "acd.agent.state"].forEach(function (name) { source.addEventListener(name, refresh); });
+  source.addEventListener("open", refresh);        // events missed while the stream was (re)opening
+  setInterval(refresh, 5000);                       // slow fallback if the stream is cut
 })();
