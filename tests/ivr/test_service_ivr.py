@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,16 @@ from appliance.voiceboard.prompts import PromptSet, decode_heard
 from appliance.voiceboard.sim import exchange_hangup, ring_in
 
 from .caller import wait_for
+
+
+WORK_HOURS = _dt.datetime(2026, 12, 2, 10, 0)     # a Wednesday morning: the default flow is open
+
+
+def open_hours(svc: Service) -> None:
+    """The default flow's schedule reads the IVR's clock: pin it inside work hours (else a test run
+    after 18:00 meets the after-hours menu)."""
+    if svc.ivr is not None:
+        svc.ivr.clock = lambda: WORK_HOURS
 
 
 def config(tmp: Path, prompts: PromptSet, ivr: str) -> Path:
@@ -36,6 +47,7 @@ def test_service_answers_with_the_default_flow(tmp_path: Path, test_prompts: Pro
     ivr = '[ivr]\nenabled = true\ntransfer_allow = ["95001", "95002"]\n'
     svc = Service(load_config(config(tmp_path, test_prompts, ivr)))
     svc.start()
+    open_hours(svc)
     try:
         assert svc.ivr is not None and svc.ivr.active is not None
         assert svc.ivr.active.label == "default@v1"
@@ -53,6 +65,7 @@ def test_without_the_on_call_numbers_allowed_the_attendant_answers(tmp_path: Pat
                                                                    test_prompts: PromptSet) -> None:
     svc = Service(load_config(config(tmp_path, test_prompts, "[ivr]\nenabled = true\n")))
     svc.start()
+    open_hours(svc)
     try:
         assert svc.ivr is None, "the default flow cannot run: its emergency numbers are not allowed"
         assert svc.far_board is not None
@@ -79,6 +92,7 @@ def test_agent_key_hands_the_caller_to_the_acd(tmp_path: Path, test_prompts: Pro
     acd = ACD_ONE_AGENT + ("station = 2\n" if signed_in else "")
     svc = Service(load_config(config(tmp_path, test_prompts, ivr + acd)))
     svc.start()
+    open_hours(svc)
     try:
         assert svc.ivr is not None and svc.acd is not None and svc.far_board is not None
         exch = svc.far_board.channels[0]
