@@ -287,7 +287,7 @@ class CallFlow:
         log.info("%s talk over: %s%s", call.prefix, end.ended_by,
                  f", back to queue {end.requeue}" if end.requeue else "")
         if end.ended_by == "agent" and not end.requeue and trunk.state not in GONE:
-            q = call.queue or acd.queues.get(call.first_queue)
+            q = acd.queues.get(call.last_queue)
             if q is not None and q.cfg.survey:
                 self._survey(talk.transfers[-1] if talk.transfers else agent.id)
         return end

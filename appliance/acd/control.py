@@ -266,17 +266,24 @@ class CallControl:
             agent.not_ready_after = reason or None
             agent.on_call_end(0.0, lambda _s: None)
         elif agent.state is AgentState.OFFERED:
-            agent.on_offer_withdrawn()
-            if reason:
-                agent.on_not_ready(reason)
+            self._back_from_offer(agent, reason)
         self.dispatch()
+
+    @staticmethod
+    def _back_from_offer(agent: Agent, reason: str) -> None:
+        """Rung outside the queue and not answered: straight back to ready or to his not-ready."""
+        agent.call_id = ""
+        if reason:
+            agent._set_state(AgentState.NOT_READY, reason)
+        else:
+            agent.on_offer_withdrawn()
 
     def agent_left_call(self, call: QueuedCall, agent: Agent, to: str) -> None:
         """The agent passed the call on (transfer, park): his wrap-up starts now."""
         self._qlog("TRANSFER", call=call, agent=agent.id, to=to)
         if call.agent is agent:
             call.agent = None
-        q = call.queue if call.queue is not None else None
+        q = self.queues.get(call.last_queue)
         agent.on_call_end(self._wrapup_of(agent, q), lambda _s: None)
         self.events.emit("acd.call.transferred", call_id=call.id, agent=agent.id, to=to)
 
@@ -369,9 +376,7 @@ class CallControl:
                 self.recorder.call_over(call)
 
     def consult_over_outbound(self, agent: Agent, was_ready: bool) -> None:
-        agent.call_id = ""
         if agent.state is AgentState.OFFERED:
-            agent.on_offer_withdrawn()
-            if not was_ready:
-                agent.on_not_ready(agent.resume_reason)
+            self._back_from_offer(agent, "" if was_ready else agent.resume_reason)
+        agent.call_id = ""
         self.dispatch()

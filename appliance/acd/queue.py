@@ -52,6 +52,7 @@ class QueuedCall:
         self.answered_at = 0.0
         self.ring_s = 0.0
         self.overflow_to = ""
+        self.last_queue = ""         # the queue it was in last (kept while an agent has the call)
         self.wanted_queue = ""       # the queue asked for (the IVR's queue node); "" the default
         self.handed_over = False     # from the IVR: an unserved call goes back to it unreleased
         self.hold_s = 0.0
@@ -98,6 +99,7 @@ class Queue:
         keys = [c.key() for c in self.calls]
         self.calls.insert(bisect.bisect_right(keys, call.key()), call)
         call.queue = self
+        call.last_queue = self.name
         call.entered = now
 
     def remove(self, call: QueuedCall) -> None:

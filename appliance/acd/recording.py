@@ -47,9 +47,7 @@ class Recorder:
     def mode(self, call: QueuedCall, agent: Agent | None) -> RecordMode:
         if agent is not None and agent.cfg.record is not None:
             return agent.cfg.record
-        if call.queue is not None:
-            return call.queue.cfg.record
-        q = self.acd.queues.get(call.wanted_queue or self.acd.cfg.default_queue)
+        q = self.acd.queues.get(call.last_queue or call.wanted_queue or self.acd.cfg.default_queue)
         return q.cfg.record if q is not None else RecordMode.ALWAYS
 
     def active(self, call: QueuedCall) -> bool:

@@ -396,7 +396,7 @@ class Talk:
         gevent.sleep(PARK_TIMEOUT)
         if self.state is TalkState.PARKED and self._pending is None:
             log.info("%s parked too long: back to the queue", self.prefix)
-            self.end(TalkEnd("agent", requeue=self.call.queue.name if self.call.queue else ""))
+            self.end(TalkEnd("agent", requeue=self.call.last_queue))
 
     def retrieve(self, agent: Agent) -> None:
         self._need(TalkState.PARKED)
@@ -496,7 +496,7 @@ class Talk:
                              why=f"{label} not reached", agent=self.agent.label if self.agent else "",
                              third="")
         if takes_call and self.state is TalkState.TRANSFERRING:
-            self.end(TalkEnd("agent", requeue=self.call.queue.name if self.call.queue else ""))
+            self.end(TalkEnd("agent", requeue=self.call.last_queue))
         elif self.state is TalkState.CONSULT and self.agent is not None:
             self.agent.channel.stop_play()
             self._set_state(TalkState.HOLD, f"{label} not reached")   # the agent takes the caller back

@@ -296,3 +296,21 @@ def test_forward_to_mobile_rings_the_number_and_connects(
     assert hears(caller, mobile, 1000) and hears(mobile, caller, 2000)
     exchange_hangup(caller, "busy")
     wait_for(lambda: state(h, "1001") in ("wrap_up", "ready"), 8, "the call over")
+
+
+def test_blind_transfer_nobody_answers_caller_back_in_the_queue(
+        site: SimulatedSite, make_acd: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.acd import talk
+    monkeypatch.setattr(talk, "CONSULT_RING_TIMEOUT", 3.0)
+    h, phones, caller = connected(site, make_acd, answer={A: 0.3})     # 1002 never lifts his phone
+    h.acd.transfer("1001", "1002")
+    assert talk_state(h) == "transferring"
+    wait_for(lambda: B in phones.ports_rung(), 8, "1002's phone to ring")
+    wait_for(lambda: state(h, "1001") == "ready", 8, "1001 through wrap-up")
+    wait_for(lambda: state(h, "1001") == "talking", 20, "the caller back in the queue, offered to 1001 again")
+    assert state(h, "1002") == "not_ready", "1002 goes back to not ready as he was"
+    assert hears(caller, h.phone(A), 1000)
+    h.acd.flush()
+    events = [e.event for e in cdr.queue_log(cdr.recent_calls(1)[0].call_id)]
+    assert "TRANSFER" in events and "REQUEUE" in events and events.count("CONNECT") == 2
+    exchange_hangup(caller, "busy")
