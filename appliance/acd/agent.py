@@ -61,6 +61,7 @@ class Agent:
         self.not_ready_after: str | None = None   # not_ready asked during a call: reason to take after
         self.headset_up = False     # auto-answer: the station is off-hook and held by the ACD
         self.forward = ""           # calls offered to the agent ring this outside number (his mobile)
+        self.logout_after = False   # a team leader forced a logout during a call: at its end
         self.resume_reason = ""     # rung outside the queue (consult, monitor) while not ready: why
         self._wrapup_timer: gevent.Greenlet | None = None
         self._wrapup_done: Callable[[float], None] | None = None

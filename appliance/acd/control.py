@@ -221,6 +221,22 @@ class CallControl:
         call.talk.monitor(leader, m)
         self._qlog("MONITOR", call=call, agent=agent.id, leader=leader.id, mode=m.value)
 
+    def force_logout(self, leader_id: str, agent_id: str) -> str:
+        """A team leader signs an agent out (强制签出); in a call: as soon as the call is over."""
+        self._leader(leader_id)
+        agent = self._agent(agent_id)
+        if not agent.logged_in:
+            raise AcdError(f"座席 {agent.id} 未签入")
+        self._qlog("FORCE_LOGOUT", agent=agent.id, leader=leader_id)
+        if agent.state in IN_CALL:
+            agent.logout_after = True
+            return "after_call"
+        self.logout(agent.id)
+        return "now"
+
+    def logout(self, agent_id: str) -> None:
+        raise NotImplementedError
+
     def stop_monitor(self, leader_id: str, agent_id: str) -> None:
         leader = self._leader(leader_id)
         call = self._call_of(self._agent(agent_id))

@@ -297,6 +297,7 @@ class ACD(CallControl):
         headset = self._headsets.get(agent.id)
         agent.on_logout()
         agent.forward = ""
+        agent.logout_after = False
         if port is not None:
             self._by_station.pop(port, None)
         if headset is not None:
@@ -466,6 +467,8 @@ class ACD(CallControl):
             def wrapped(seconds: float, call_id: str = call.id) -> None:
                 self._writer.submit(cdr.update_call, call_id, {"wrapup_s": round(seconds, 3)})
             agent.on_call_end(self._wrapup_of(agent, q), wrapped)
+            if agent.logout_after:
+                self.logout(agent.id)
         elif not call.talked:
             fields["wait_s"] = round(now - call.created, 3)
             fields["ring_s"] = round(call.ring_s, 3)

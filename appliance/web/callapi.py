@@ -47,6 +47,7 @@ class CallControl(Protocol):
     def set_forward(self, agent_id: str, number: str) -> None: ...
     def monitor(self, leader_id: str, agent_id: str, mode: str) -> None: ...
     def stop_monitor(self, leader_id: str, agent_id: str) -> None: ...
+    def force_logout(self, leader_id: str, agent_id: str) -> str: ...
 
 
 def _center(ctx: Ctx) -> tuple[CallControl, str]:
@@ -175,3 +176,8 @@ def monitor(ctx: Ctx) -> dict[str, Any]:
 @route("POST", "/api/monitor/stop", perm="call.monitor", summary="结束监听")
 def monitor_stop(ctx: Ctx) -> dict[str, Any]:
     return _do(ctx, "monitor_stop", lambda c, a, t: c.stop_monitor(a, t), _target(ctx, "agent"))
+
+
+@route("POST", "/api/monitor/force_logout", perm="call.monitor", summary="强制签出（通话中则通话后签出）")
+def force_logout(ctx: Ctx) -> dict[str, Any]:
+    return _do(ctx, "force_logout", lambda c, a, t: c.force_logout(a, t), _target(ctx, "agent"))

@@ -167,7 +167,10 @@ def test_leader_listens_whispers_and_barges(site: SimulatedSite, make_acd: Calla
     h.acd.stop_monitor("1003", "1001")
     wait_for(lambda: lead.state is not ChannelState.UP, 8, "the leader's phone released")
     assert hears(caller, a, 2400)
+    assert h.acd.force_logout("1003", "1001") == "after_call", "强制签出 waits for the call to end"
+    assert state(h, "1001") == "talking"
     exchange_hangup(caller, "busy")
+    wait_for(lambda: state(h, "1001") == "logged_out", 8, "1001 signed out once the call is over")
 
 
 def test_transfer_and_dial_out_only_to_allowed_numbers(

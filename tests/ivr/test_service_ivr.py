@@ -14,7 +14,6 @@ from appliance.voiceboard.sim import exchange_hangup, ring_in
 
 from .caller import wait_for
 
-
 WORK_HOURS = _dt.datetime(2026, 12, 2, 10, 0)     # a Wednesday morning: the default flow is open
 
 
