@@ -282,6 +282,6 @@ def pre_csrf(ctx: Ctx) -> str:
 
 
 def build_app(config: WebConfig) -> App:
-    from appliance.web import agentapi, api, callapi, pages, tech  # noqa: F401  (they register their routes)
+    from appliance.web import agentapi, api, callapi, pages, recordings, tech  # noqa: F401  (they register routes)
 
     return App(config)

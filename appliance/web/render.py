@@ -55,6 +55,7 @@ NAV = [
     ("desk", "/desk", "坐席台"),
     ("wo.read", "/orders", "工单"),
     ("tech", "/tech", "我的工单"),
+    ("recordings.read", "/recordings", "录音"),
     ("users.admin", "/admin/users", "用户管理"),
     ("users.admin", "/admin/teams", "班组"),
     ("audit.read", "/admin/audit", "审计日志"),

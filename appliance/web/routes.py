@@ -36,6 +36,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "events": DESK_ROLES | {"technician"},
     "agent.state": DESK_ROLES,  # my own ACD agent: sign in, ready / not ready, end wrap-up
     "call.control": DESK_ROLES,  # my own call: hold, consult, transfer, conference, park, record, dial
+    "recordings.read": LEAD_ROLES,  # call recordings (quality checks), listened to by id only
     "call.monitor": LEAD_ROLES,  # listen / whisper / barge (the ACD also checks the agent's leader flag)
 }
 assert all(r in ROLES for roles in PERMISSIONS.values() for r in roles)

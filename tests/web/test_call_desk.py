@@ -119,4 +119,14 @@ def test_agent_holds_records_and_leader_whispers_from_the_desk(
     center.flush()
     actions = [r.action for r in audit.recent(50)]
     assert {"call_hold", "call_unhold", "call_record", "call_monitor", "call_hangup"} <= set(actions)
-    assert len(callrec.recent_recordings(5)) == 1
+    recs = callrec.recent_recordings(5)
+    assert len(recs) == 1
+    sup = logged_in(app, "u-supervisor")
+    listing = sup.get("/recordings")
+    assert listing.status == 200 and f"/recordings/{recs[0].id}/audio" in listing.text
+    audio = sup.get(f"/recordings/{recs[0].id}/audio")
+    assert audio.status == 200 and audio.body[:4] == b"RIFF" and len(audio.body) > 8000
+    assert agent.get(f"/recordings/{recs[0].id}/audio").status == 403, "agents do not browse recordings"
+    assert sup.get("/recordings/999/audio").status == 404
+    assert sup.get("/recordings/..%2f..%2fetc%2fpasswd/audio").status == 404
+    assert "recording_listen" in [r.action for r in audit.recent(5)]
