@@ -9,11 +9,13 @@ and waits until either side hangs up. The wait limit sends the call to its queue
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import gevent
 from gevent.event import AsyncResult
 
+from appliance.ivr.saynum import say_integer
 from appliance.voiceboard.channel import Channel, Play
 from appliance.voiceboard.errors import CallError, Hangup, NoAnswer
 from appliance.voiceboard.events import CidFormat, Tone
@@ -35,11 +37,6 @@ OVERFLOW_HOPS = 3            # queue -> queue overflows one call may take
 BEEP_MS = 300                # the auto-answer beep (China BEEP tone)
 SURVEY_TIMEOUT = 6.0         # seconds for the caller's rating key
 SURVEY_TRIES = 2
-
-
-def _say_number(n: int) -> list[str]:
-    """Prompt names saying ``n`` digit by digit (the IVR's say-number will replace this)."""
-    return [f"digit_{d}" for d in str(max(0, n))]
 
 
 class CallFlow:
@@ -130,9 +127,13 @@ class CallFlow:
     def _position(self) -> list[str]:
         q = self.call.queue
         ahead = q.ahead_of(self.call) if q is not None else 0
-        if ahead <= 0:
+        if ahead <= 0 or q is None:
             return ["hold"]
-        return ["queue_position", *_say_number(ahead), "queue_callers"]
+        names = ["queue_position", *say_integer(ahead), "queue_callers"]
+        minutes = self.acd.estimated_wait(q, ahead) / 60.0
+        if q.cfg.announce_wait and minutes >= 1.0:
+            names += ["queue_wait", *say_integer(math.ceil(minutes)), "wait_minutes"]
+        return names
 
     def _wait(self) -> bool:
         """Hold until the dispatcher offers the call (True) or the wait limit passes (False)."""

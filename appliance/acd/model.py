@@ -24,6 +24,7 @@ NO_ANSWER_LIMIT = 2          # missed offers in a row before the agent is made n
 MAX_WAIT = 120.0             # wait limit in a queue before the overflow target
 MAX_LENGTH = 20              # callers waiting in one queue
 ANNOUNCE_EVERY = 30.0        # position announcement interval
+DEFAULT_AHT = 180.0          # handling time assumed for the estimated wait until calls are measured
 NO_ANSWER_REASON = "no answer"
 VOICEMAIL = "voicemail"
 CALLBACK = "callback"
@@ -85,6 +86,7 @@ class QueueConfig:
     announce_every: float = ANNOUNCE_EVERY
     wrapup: float | None = None            # overrides the agent's / the default wrap-up
     record: RecordMode = RecordMode.ALWAYS
+    announce_wait: bool = True             # with the position: "estimated wait about N minutes"
     survey: bool = False                   # ask the caller to rate the call after the agent hangs up
 
 
@@ -142,8 +144,8 @@ def _strs(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _bool(raw: Mapping[str, Any], key: str, where: str) -> bool:
-    value = raw.get(key, False)
+def _bool(raw: Mapping[str, Any], key: str, where: str, default: bool = False) -> bool:
+    value = raw.get(key, default)
     if not isinstance(value, bool):
         raise AcdConfigError(f"{where}.{key} must be true or false")
     return value
@@ -227,7 +229,8 @@ def parse_config(raw: Mapping[str, Any]) -> AcdConfig | None:
             ring_timeout=_num(q, "ring_timeout", where, RING_TIMEOUT, 0.5),
             announce_every=_num(q, "announce_every", where, ANNOUNCE_EVERY, 1.0),
             wrapup=_num(q, "wrapup", where, 0.0) if "wrapup" in q else None,
-            record=_record(q, where) or RecordMode.ALWAYS, survey=_bool(q, "survey", where)))
+            record=_record(q, where) or RecordMode.ALWAYS, survey=_bool(q, "survey", where),
+            announce_wait=_bool(q, "announce_wait", where, True)))
     names = [qc.name for qc in queues]
     if len(set(names)) != len(names):
         raise AcdConfigError("acd.queues: queue names must be unique")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections import deque
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .talk import Talk
 
 log = logging.getLogger(__name__)
+
+AHT_SAMPLES = 50             # calls in the running average handling time (estimated wait)
 
 
 class CallState(Enum):
@@ -87,9 +90,14 @@ class Queue:
         self.answered = 0
         self.abandoned = 0
         self.overflowed = 0
+        self.handled: deque[float] = deque(maxlen=AHT_SAMPLES)   # talk + wrap-up of recent calls (s)
 
     def __repr__(self) -> str:
         return f"<Queue {self.name} {len(self.calls)} waiting>"
+
+    def aht(self, default: float) -> float:
+        """Average handling time (talk + wrap-up) of the last calls of this queue, in seconds."""
+        return sum(self.handled) / len(self.handled) if self.handled else default
 
     @property
     def full(self) -> bool:

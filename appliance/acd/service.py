@@ -38,7 +38,7 @@ from .agent import IN_CALL, Agent, AgentState
 from .calls import CallFlow
 from .control import CallControl
 from .errors import AcdError
-from .model import AcdConfig, Disposition, EventBus, PhoneMode, Priority
+from .model import DEFAULT_AHT, AcdConfig, Disposition, EventBus, PhoneMode, Priority
 from .queue import CallState, Queue, QueuedCall
 from .recording import Recorder
 from .strategy import AgentStats, choose
@@ -461,6 +461,9 @@ class ACD(CallControl):
         agent = call.agent
         if was_connected and agent is not None:
             fields["talk_s"] = round(now - call.answered_at, 3)
+            handled_in = self.queues.get(call.last_queue)
+            if handled_in is not None:
+                handled_in.handled.append(now - call.answered_at + self._wrapup_of(agent, handled_in))
             self._qlog("COMPLETE", call=call, agent=agent.id, ended_by=ended_by,
                        talk=round(now - call.answered_at, 2))
 
@@ -477,6 +480,11 @@ class ACD(CallControl):
         self.events.emit("acd.call.ended", call_id=call.id, disposition=disposition.value,
                          agent=agent.id if agent else "", ended_by=ended_by)
         self.dispatch()
+
+    def estimated_wait(self, queue: Queue, ahead: int) -> float:
+        """Seconds a caller with ``ahead`` callers before him may wait: (ahead + 1) x AHT / staff."""
+        staff = sum(1 for a in self.agents.values() if a.logged_in and queue.is_member(a))
+        return (ahead + 1) * queue.aht(DEFAULT_AHT) / max(1, staff)
 
     def requeued(self, call: QueuedCall) -> None:
         """The call goes back to a queue after an agent had it (transfer to a queue, park timeout)."""

@@ -104,6 +104,9 @@ TEST_PROMPTS: tuple[str, ...] = (
     "zheng",
     "negative",
     "oclock",
+    # ACD: the estimated wait ("预计还需等待" <number> "分钟")
+    "queue_wait",
+    "wait_minutes",
 )
 
 # DTMF timing of the test set: 60 ms tone, 60 ms gap, 100 ms of silence first.

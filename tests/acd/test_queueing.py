@@ -73,8 +73,10 @@ def test_vip_jumps_ahead_and_callers_hear_their_position(site: SimulatedSite,
     wait_for(lambda: h.acd.queue_stats("service")["waiting"] == 2, 5, "second caller queued")
     call_in(site, 2, "13900009999").get(timeout=20)
     wait_for(lambda: h.acd.queue_stats("service")["waiting"] == 3, 5, "VIP queued")
-    announced = ["record_notice", "hold", "queue_position", "digit_1", "queue_callers", "music_on_hold"]
-    wait_for(lambda: heard(h.exchange(1))[:6] == announced, 10, "position 2 announced")
+    # one caller ahead, one agent signed in, no call measured yet: (1 + 1) x 180 s = about 6 minutes
+    announced = ["record_notice", "hold", "queue_position", "digit_1", "queue_callers",
+                 "queue_wait", "digit_6", "wait_minutes", "music_on_hold"]
+    wait_for(lambda: heard(h.exchange(1))[:9] == announced, 10, "position 2 and the estimated wait announced")
     wait_for(lambda: len(heard(h.exchange(2))) >= 3, 10, "the VIP's announcement")
     assert heard(h.exchange(2))[:3] == ["record_notice", "hold", "music_on_hold"], \
         "the VIP is told the call is recorded, then has nobody ahead"
