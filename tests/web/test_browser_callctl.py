@@ -5,7 +5,7 @@ the agent puts him on hold (the caller hears music), takes him back and hangs up
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import gevent
@@ -36,7 +36,7 @@ def _phone(ch: Channel) -> None:
             pass
 
 
-def _acd(tmp_path: Path) -> Iterator[tuple[ACD, SimulatedSite]]:
+def _acd(tmp_path: Path) -> Generator[tuple[ACD, SimulatedSite], None, None]:
     site = SimulatedSite("fxo:1,fxs:2", name="ctlweb")
     site.start()
     site.far.call_handler = _phone
