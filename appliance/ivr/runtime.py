@@ -163,6 +163,8 @@ class IvrRuntime:
                     candidate.release("not answered")
                     ringing = None
                     gevent.sleep(0)
+                if trunk.state.value in ("clearing", "down"):
+                    raise Hangup("caller gone while stations rang")
             trunk.stop_play()
             if station is None:
                 return False

@@ -4,7 +4,7 @@ As in test_browser.py, the app runs on a real port on the test's hub and the Pla
 worker thread of gevent's threadpool. The administrator uploads a recording (a 44.1 kHz stereo WAV),
 sees it listed and plays it in the page (Chromium decodes the converted 8 kHz A-law file); a renamed
 program is refused with the reason on the page and the first version stays. An agent then finds
-the message a simulated caller left and plays it.
+the message the IVR stored for a caller (as its record node does) and plays it.
 """
 
 from __future__ import annotations
