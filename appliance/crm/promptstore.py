@@ -100,6 +100,13 @@ def add_version(name: str, file: str, *, source: str, original_type: str, origin
 
 
 @db_task
+def note_refused(name: str, reason: str, by: str, *, size: int, source: str) -> None:
+    """Audit a refused upload or text (someone offering a program as a prompt is worth a trace)."""
+    audit.record("ivr.prompt.refused", actor=by, source="web", target=f"prompt:{name[:40]}",
+                 details={"reason": reason[:200], "bytes": int(size), "source": source})
+
+
+@db_task
 def get(prompt_id: int) -> StoredPrompt:
     rows = database().execute_sql(f"SELECT {_COLUMNS} FROM ivr_prompt WHERE id = ?",
                                   (int(prompt_id),)).fetchall()

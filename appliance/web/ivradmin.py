@@ -18,6 +18,7 @@ import bottle
 
 from appliance.crm import flowstore, promptstore
 from appliance.crm.common import InvalidInput, NotFound
+from appliance.crm.db import off_hub
 from appliance.ivr import promptlib
 from appliance.ivr.flow import FlowError
 from appliance.ivr.validate import FlowInvalid, Problem
@@ -146,6 +147,7 @@ def prompt_upload(ctx: Ctx) -> bottle.HTTPResponse:
     except promptlib.PromptRefused as exc:
         log.info("web: prompt upload %r (%r, %d bytes) by %s refused: %s", name, upload.filename,
                  len(upload.data), ctx.username, exc)
+        promptstore.note_refused(name, str(exc), ctx.username, size=len(upload.data), source="upload")
         return prompts_page(ctx, f"上传被拒绝：{exc}（原有语音未改变）", 400)
     except InvalidInput as exc:
         return prompts_page(ctx, f"上传被拒绝：{exc}", 400)
@@ -166,7 +168,7 @@ def prompt_audio(ctx: Ctx) -> bottle.HTTPResponse:
     stored = promptstore.get(int(ctx.args["pid"]))
     path = stored.path()
     try:
-        data = path.read_bytes()
+        data = off_hub(path.read_bytes)                 # up to 2.4 MB (300 s): off the hub
     except OSError:
         log.warning("web: prompt %d: file %s is missing", stored.id, path)
         raise NotFound("语音文件不存在") from None

@@ -98,6 +98,8 @@ def test_bad_uploads_are_refused_and_nothing_is_lost(admin: Client, wav: bytes, 
     for fields, files, status, needle in cases:
         text = clean_error(upload(admin, "/admin/prompts/upload", fields, files), status)
         assert needle in text, (fields, needle)
+    refused = [a for a in audit.recent(20) if a.action == "ivr.prompt.refused"]
+    assert len(refused) == 2 and all(a.actor == "admin" for a in refused)       # the exe, the truncated
     # a traversal-looking file name is only ever displayed: the content is fine, the file is ours
     res = upload(admin, "/admin/prompts/upload", {"name": "menu"},
                  {"file": ("../../../../tmp/evil\x00.wav", wav)})
