@@ -173,3 +173,39 @@ def test_layered_names_let_a_flow_use_a_new_uploaded_prompt(test_prompts: Prompt
     assert library.prompts.path("outage_notice") == str(promptstore.current()["outage_notice"].path())
     assert library.prompts.path("menu") == test_prompts.path("menu")
     assert len(library.prompts) == len(test_prompts) + 1
+
+
+def test_the_service_plays_a_prompt_uploaded_while_it_runs(tmp_path: Path, test_prompts: PromptSet,
+                                                           media: dict[str, bytes]) -> None:
+    """The running appliance: an upload (what the 语音库 page calls) is heard by the next caller,
+    through the IVR's default flow, without a restart."""
+    from appliance.service import Service, load_config
+    from appliance.voiceboard.events import CidFormat
+    from appliance.voiceboard.prompts import decode_heard
+    from appliance.voiceboard.sim import exchange_hangup, ring_in
+
+    from .caller import wait_for
+    from .test_service_ivr import config
+
+    ivr = '[ivr]\nenabled = true\ntransfer_allow = ["95001", "95002"]\n[web]\nport = 0\n'
+    svc = Service(load_config(config(tmp_path, test_prompts, ivr)))
+    svc.start()
+    try:
+        assert svc.far_board is not None
+        exch = svc.far_board.channels[0]
+
+        def greeting() -> list[str]:
+            exch.heard = ""
+            ring_in(exch, "13800138000", "", CidFormat.DTMF, timeout=20)
+            wait_for(lambda: len(decode_heard(exch.heard)) >= 2, 15, "the IVR greeting")
+            heard = decode_heard(exch.heard)[:2]
+            exchange_hangup(exch, "busy")
+            wait_for(lambda: not svc.board.channels[0].busy, 15, "our trunk free again")
+            exch.release("caller done")
+            return heard
+
+        assert greeting() == ["welcome", "record_notice"]
+        promptlib.save_upload("welcome", media["thanks16.wav"], "admin")
+        assert greeting() == ["thanks", "record_notice"]
+    finally:
+        svc.stop()
