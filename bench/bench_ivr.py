@@ -212,7 +212,9 @@ def fuzz(tmp: Path) -> dict[str, Any]:
     if report.exists():
         out.update(json.loads(report.read_text()))
     if done.returncode != 0:
-        out["failure"] = done.stdout[-1500:]
+        reasons = [line for line in done.stdout.splitlines()
+                   if line.startswith(("E  ", "FAILED", "ERROR tests", "the gevent hub"))]
+        out["failure"] = reasons[:30]
     return out
 
 
