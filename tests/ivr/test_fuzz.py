@@ -25,7 +25,7 @@ from appliance.voiceboard.prompts import PromptSet
 
 from .caller import ALLOW, Caller, IvrSite, make_site, wait_for
 
-# The suite runs 300 sequences on 40 lines (fixed seeds: the same keys every run, ~40 s); the issue's
+# The suite runs 300 sequences on 40 lines (fixed seeds: the same keys every run, ~60 s here); the issue's
 # 2,000 run on 120 lines in the ``ivr`` bench (bench/bench_ivr.py runs this test with the variables).
 SEQUENCES = int(os.environ.get("IVR_FUZZ_SEQUENCES", "300"))
 CALLER_LINES = int(os.environ.get("IVR_FUZZ_LINES", "40"))

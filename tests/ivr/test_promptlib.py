@@ -200,8 +200,10 @@ def test_the_service_plays_a_prompt_uploaded_while_it_runs(tmp_path: Path, test_
             wait_for(lambda: len(decode_heard(exch.heard)) >= 2, 15, "the IVR greeting")
             heard = decode_heard(exch.heard)[:2]
             exchange_hangup(exch, "busy")
-            wait_for(lambda: not svc.board.channels[0].busy, 15, "our trunk free again")
+            wait_for(lambda: not svc.board.channels[0].busy and not svc.board.channels[0].status()["hook"],
+                     15, "our trunk on-hook again")
             exch.release("caller done")
+            wait_for(lambda: not exch.status()["hook"], 5, "the exchange sees the line on-hook")
             return heard
 
         assert greeting() == ["welcome", "record_notice"]
