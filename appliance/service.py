@@ -31,6 +31,7 @@ from appliance.crm import demo
 from appliance.crm.db import close_db, init_db
 from appliance.crm.maintenance import Maintenance
 from appliance.ivr.crmbind import CrmBinding, register_crm_sinks
+from appliance.ivr.promptlib import Library
 from appliance.ivr.registry import REGISTRY
 from appliance.ivr.runtime import DEFAULT_QUEUES as IVR_QUEUES
 from appliance.ivr.runtime import IvrRuntime
@@ -43,7 +44,7 @@ from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, pa
 from appliance.voiceboard.events import Kind
 from appliance.voiceboard.prompts import PromptSet
 from appliance.voiceboard.r2 import R2Span, start_r2_spans
-from appliance.web import agentapi
+from appliance.web import agentapi, ivradmin
 from appliance.web.config import WebConfigError, parse_web
 from appliance.web.server import WebServer
 
@@ -196,7 +197,9 @@ class Service:
         self.stopping = gevent.event.Event()
         self.far: subprocess.Popen[bytes] | None = None
         self.far_board: Board | None = None
-        prompts = PromptSet(cfg.prompts_dir)
+        # the built-in set with the administrator's uploaded prompts on top (web: 语音库)
+        self.library = Library(PromptSet(cfg.prompts_dir))
+        prompts = self.library.prompts
         self.attendant = Attendant(self.board, prompts, cfg.data_dir / "recordings")
         # With queues and agents configured, trunk calls go to the ACD; stations that are no
         # auto-answer agent's headset keep the attendant's behaviour (dial tone).
@@ -227,6 +230,7 @@ class Service:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
         init_db(self.cfg.data_dir)
         self.demo_phones = demo.ensure_demo(self.cfg.demo_customers) if self.cfg.demo_customers else []
+        self.library.refresh()
         if self.ivr is not None:
             try:
                 self.ivr.load()
@@ -266,6 +270,7 @@ class Service:
         # A taken port must not stop the box from answering calls: log it, run without the web UI.
         web = WebServer(parse_web(self.cfg.extra.get("web")))
         agentapi.bind(self.acd)         # the desk's 示闲/示忙 go to the ACD's service API
+        ivradmin.bind(self.ivr)         # flow versions saved and activated through the running IVR
         try:
             self.web_url = web.start()
         except OSError as exc:

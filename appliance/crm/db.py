@@ -442,6 +442,32 @@ def _m007_ivr_messages(db: SqliteDatabase) -> None:
     )
 
 
+def _m008_prompts(db: SqliteDatabase) -> None:
+    """The prompt library (appliance/crm/promptstore.py): every uploaded or spoken version of a prompt;
+    the newest version of a name is the one calls hear. Files live under the data dir, named by us."""
+    db.execute_sql(
+        """CREATE TABLE ivr_prompt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            file TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            original_type TEXT NOT NULL DEFAULT '',
+            original_bytes INTEGER NOT NULL DEFAULT 0,
+            duration_ms INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '',
+            UNIQUE (name, version)
+        )"""
+    )
+    db.execute_sql(
+        "CREATE TRIGGER ivr_prompt_no_update BEFORE UPDATE ON ivr_prompt "
+        "BEGIN SELECT RAISE(ABORT, 'ivr_prompt versions are immutable'); END"
+    )
+
+
 def _m009_call_control(db: SqliteDatabase) -> None:
     """Agent call control: hold time, transfer chain, direction, survey in the CDR; the recording
     index (appliance/crm/callrec.py)."""
@@ -466,7 +492,7 @@ def _m009_call_control(db: SqliteDatabase) -> None:
 
 
 MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm, _m005_ivr_flows,
-                               _m006_web, _m007_ivr_messages, _m009_call_control]
+                               _m006_web, _m007_ivr_messages, _m008_prompts, _m009_call_control]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

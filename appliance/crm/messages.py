@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.crm import audit
-from appliance.crm.common import InvalidInput, now_iso
+from appliance.crm.common import InvalidInput, NotFound, now_iso
 from appliance.crm.db import data_dir, database, db_task
 
 MAX_FIELD = 64
@@ -74,6 +74,31 @@ def list_messages(limit: int = 100, *, unheard_only: bool = False) -> list[Messa
            + (" WHERE heard = 0" if unheard_only else "") + " ORDER BY id DESC LIMIT ?")
     rows = database().execute_sql(sql, (max(1, min(int(limit), 1000)),)).fetchall()
     return [Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows]
+
+
+@db_task
+def get_message(message_id: int) -> Message:
+    rows = database().execute_sql("SELECT id, at, call_id, caller, category, duration_ms, recording, heard "
+                                  "FROM ivr_message WHERE id = ?", (int(message_id),)).fetchall()
+    if not rows:
+        raise NotFound("留言不存在")
+    r = rows[0]
+    return Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]))
+
+
+def recording_path(message: Message) -> Path:
+    """The absolute path of a message's recording, refused unless it lies inside the data dir."""
+    base = data_dir().resolve()
+    path = (base / message.recording).resolve()
+    if not path.is_relative_to(base):
+        raise InvalidInput("录音文件不在数据目录中")
+    return path
+
+
+@db_task
+def note_played(message_id: int, actor: str) -> None:
+    """Audit that ``actor`` listened to a message (a caller's voice is personal data)."""
+    audit.record("ivr_message_played", actor=actor, source="web", target=f"message:{int(message_id)}")
 
 
 @db_task

@@ -105,6 +105,10 @@ class Call:
                 self.result.outcome = "limit"
                 self.play(END_PROMPTS, barge_in=False)
                 return
+            if self.channel.state.value in ("clearing", "down"):
+                # the caller left while a node did not touch his line (a transfer finding no free
+                # trunk, stations ringing): stop here, not after the node-visit limit
+                raise Hangup("caller gone")
             node = self.flow.nodes.get(next_id)
             if node is None:
                 log.error("%s no node %r in the flow: ending the call", self.prefix, next_id)

@@ -163,6 +163,8 @@ class IvrRuntime:
                     candidate.release("not answered")
                     ringing = None
                     gevent.sleep(0)
+                if trunk.state.value in ("clearing", "down"):
+                    raise Hangup("caller gone while stations rang")
             trunk.stop_play()
             if station is None:
                 return False
@@ -178,7 +180,9 @@ class IvrRuntime:
     def dial_out(self, call: Call, number: str) -> bool:
         """Transfer: dial ``number`` on an idle analog trunk and bridge the caller to it."""
         trunk = call.channel
-        out = next((c for c in self.board.idle(Kind.FXO) if c is not trunk), None)
+        # Seize from the top of the trunk group: the exchange hunts incoming calls from the bottom, so
+        # the two meet (glare: our seizure and a new ring on the same line) only when nearly all are busy.
+        out = next((c for c in reversed(list(self.board.idle(Kind.FXO))) if c is not trunk), None)
         if out is None:
             log.warning("%s transfer to %s: no free trunk", call.prefix, number)
             return False

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,6 +280,56 @@ class PromptSet:
     def duration_ms(self, name: str) -> int | None:
         entry = self._prompts.get(name)
         return int(entry["ms"]) if entry is not None else None
+
+
+class LayeredPrompts(PromptSet):
+    """A built set with a layer of replacements on top: the administrator's uploaded prompts.
+
+    ``path(name)`` gives the replacement's file when there is one (and it is still on disk), else the
+    built-in set's file; a name in neither is logged and None, as with PromptSet (the interpreter and
+    the ACD skip a missing prompt, the call goes on). The layer is a plain mapping name -> absolute
+    path, replaced as a whole by ``set_layer`` (the IVR's prompt library keeps it in step with the
+    database); lookups never touch the database.
+    """
+
+    def __init__(self, base: PromptSet, layer: Mapping[str, str] | None = None) -> None:
+        # no PromptSet.__init__: the built-in set is already loaded
+        self.base = base
+        self.directory = base.directory
+        self.kind = base.kind
+        self._prompts = base._prompts
+        self._layer: dict[str, str] = dict(layer or {})
+
+    def set_layer(self, layer: Mapping[str, str]) -> None:
+        self._layer = dict(layer)
+
+    @property
+    def layer(self) -> dict[str, str]:
+        return dict(self._layer)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._layer or name in self._prompts
+
+    def __len__(self) -> int:
+        return len(set(self._prompts) | set(self._layer))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._prompts) + [n for n in self._layer if n not in self._prompts]
+
+    def path(self, name: str) -> str | None:
+        replacement = self._layer.get(name)
+        if replacement is not None:
+            if os.path.isfile(replacement):
+                return replacement
+            log.warning("prompt %r: uploaded file %s is missing; using the built-in set", name, replacement)
+        return self.base.path(name)
+
+    def text(self, name: str) -> str | None:
+        return None if name in self._layer else self.base.text(name)
+
+    def duration_ms(self, name: str) -> int | None:
+        return None if name in self._layer else self.base.duration_ms(name)
 
 
 # ---- building -----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import bottle
 
 from appliance.crm import session, users
 from appliance.crm.common import CrmError, NotFound, PermissionDenied
-from appliance.web import render
+from appliance.web import multipart, render
 from appliance.web.config import WebConfig
 from appliance.web.routes import PUBLIC, ROUTES, Ctx, Route, WebError, allowed
 
@@ -180,12 +180,19 @@ class App:
             log.warning("web: refused %s (not in web.allow)", environ.get("REMOTE_ADDR"))
             raise WebError(403, "本机地址不在允许访问的范围内")
         query = _query(environ)
-        body = _read_body(environ, self.config.max_body) if r.write else b""
+        token = _cookies(environ).get(SESSION_COOKIE, "")
+        sess = session.lookup(token) if token else None
+        # an upload route's larger limit only for a signed-in user (the permission is checked after)
+        limit = r.max_body if r.max_body and sess is not None else self.config.max_body
+        body = _read_body(environ, max(limit, self.config.max_body)) if r.write else b""
         form: dict[str, str] = {}
+        files: dict[str, Any] = {}
         data: Any = None
         ctype = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
         if body:
-            if ctype == "application/json":
+            if ctype == "multipart/form-data" and r.max_body:
+                form, files = multipart.parse(body, str(environ.get("CONTENT_TYPE", "")))
+            elif ctype == "application/json":
                 try:
                     data = json.loads(body.decode("utf-8"))
                 except UnicodeDecodeError:
@@ -199,8 +206,6 @@ class App:
         for v in [*query.values(), *form.values()]:
             if "\x00" in v:
                 raise WebError(400, "内容含有无效字符")
-        token = _cookies(environ).get(SESSION_COOKIE, "")
-        sess = session.lookup(token) if token else None
         ctx = Ctx(
             environ=environ,
             method=r.method,
@@ -213,6 +218,7 @@ class App:
             is_api=r.api,
             args=args,
             secure=self.config.secure_cookies or environ.get("wsgi.url_scheme") == "https",
+            files=files,
         )
         if sess is not None:
             ctx.actor = actor_of(sess.username, sess.role)
@@ -282,6 +288,7 @@ def pre_csrf(ctx: Ctx) -> str:
 
 
 def build_app(config: WebConfig) -> App:
-    from appliance.web import agentapi, api, callapi, pages, recordings, tech  # noqa: F401  (they register routes)
+    # (they register their routes)
+    from appliance.web import agentapi, api, callapi, ivradmin, pages, recordings, tech, voicemail  # noqa: F401
 
     return App(config)

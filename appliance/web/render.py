@@ -59,6 +59,9 @@ NAV = [
     ("users.admin", "/admin/users", "用户管理"),
     ("users.admin", "/admin/teams", "班组"),
     ("audit.read", "/admin/audit", "审计日志"),
+    ("voicemail.read", "/voicemail", "留言"),
+    ("ivr.admin", "/admin/prompts", "语音库"),
+    ("ivr.admin", "/admin/flows", "IVR流程"),
 ]
 
 

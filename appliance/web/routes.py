@@ -38,6 +38,8 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "call.control": DESK_ROLES,  # my own call: hold, consult, transfer, conference, park, record, dial
     "recordings.read": LEAD_ROLES,  # call recordings (quality checks), listened to by id only
     "call.monitor": LEAD_ROLES,  # listen / whisper / barge (the ACD also checks the agent's leader flag)
+    "ivr.admin": frozenset({"supervisor", "admin"}),  # prompt library, IVR flows (web/ivradmin.py)
+    "voicemail.read": DESK_ROLES,  # callers' messages: list, listen, mark handled (web/voicemail.py)
 }
 assert all(r in ROLES for roles in PERMISSIONS.values() for r in roles)
 
@@ -67,6 +69,7 @@ class Ctx:
     args: dict[str, Any] = field(default_factory=dict)
     actor: Actor | None = None
     secure: bool = False
+    files: dict[str, Upload] = field(default_factory=dict)  # multipart/form-data file fields
 
     @property
     def username(self) -> str:
@@ -100,6 +103,15 @@ class Ctx:
         return self.form.get(name, default)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file field of a multipart form: the browser's file name is kept for display only."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 Handler = Callable[[Ctx], Any]
 
 
@@ -111,6 +123,7 @@ class Route:
     handler: Handler
     summary: str
     api: bool
+    max_body: int | None = None  # a larger request body than the config's (uploads); None: the config's
 
     @property
     def write(self) -> bool:
@@ -127,7 +140,8 @@ class Route:
 ROUTES: list[Route] = []
 
 
-def route(method: str, path: str, *, perm: str, summary: str = "") -> Callable[[Handler], Handler]:
+def route(method: str, path: str, *, perm: str, summary: str = "",
+          max_body: int | None = None) -> Callable[[Handler], Handler]:
     """Register a handler; ``perm`` must name an entry of PERMISSIONS."""
     if perm not in PERMISSIONS:
         raise ValueError(f"route {method} {path}: unknown permission {perm!r}")
@@ -145,6 +159,7 @@ def route(method: str, path: str, *, perm: str, summary: str = "") -> Callable[[
                 fn,
                 summary or (fn.__doc__ or "").strip().split("\n")[0],
                 path.startswith("/api/"),
+                max_body,
             )
         )
         return fn

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import random
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +25,11 @@ from appliance.voiceboard.prompts import PromptSet
 
 from .caller import ALLOW, Caller, IvrSite, make_site, wait_for
 
+# The suite runs 300 sequences on 40 lines (fixed seeds: the same keys every run, ~60 s here); the issue's
+# 2,000 run on 120 lines in the ``ivr`` bench (bench/bench_ivr.py runs this test with the variables).
 SEQUENCES = int(os.environ.get("IVR_FUZZ_SEQUENCES", "300"))
-CALLER_LINES = 40
+CALLER_LINES = int(os.environ.get("IVR_FUZZ_LINES", "40"))
+REPORT = os.environ.get("IVR_FUZZ_REPORT", "")        # a JSON summary is written there (the bench)
 KEYS = "0123456789*#"
 
 
@@ -96,6 +100,7 @@ def test_random_keys_against_the_default_flow(short_timeouts: None, test_prompts
     ivr: IvrSite = make_site(test_prompts, data_dir, f"fxo:{CALLER_LINES + 2},fxs:2",
                              _dt.datetime(2026, 12, 2, 10, 0))
     try:
+        ivr.runtime.results = deque(maxlen=2 * SEQUENCES)     # keep every call's result (500 by default)
         version, problems = ivr.runtime.save(quick_default_flow())
         assert not problems
         ivr.runtime.activate(version)
@@ -124,11 +129,23 @@ def test_random_keys_against_the_default_flow(short_timeouts: None, test_prompts
         assert not [r for r in results if r.outcome in ("error", "")], "a call failed in the interpreter"
         assert set(ivr.transfers) <= set(ALLOW), f"transfers off the allow-list: {set(ivr.transfers)}"
         # what the exchange heard dialled on our trunks (prompt codes it heard in a glare are no number)
+        # A dial cut short (the outgoing line was seized in a glare with a new incoming ring, or the
+        # caller hung up) leaves the exchange a prefix of an allowed number; never anything else.
         numbers = {d for d in ivr.dialled if d.isdigit()}
-        assert numbers <= set(ALLOW), f"dialled off the allow-list: {numbers - set(ALLOW)}"
+        off_list = {n for n in numbers if not any(a.startswith(n) for a in ALLOW)}
+        assert not off_list, f"dialled off the allow-list: {off_list}"
         assert ivr.transfers, "the emergency key never led to a transfer"
         visited = {n for r in results for n in r.path}
         assert {"main_menu", "bal_account", "wo_serial", "agent", "emergency"} <= visited, sorted(visited)
+        if REPORT:
+            outcomes: dict[str, int] = {}
+            for r in results:
+                outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+            Path(REPORT).write_text(json.dumps({
+                "sequences": SEQUENCES, "lines": CALLER_LINES, "calls_in_ivr": len(results),
+                "outcomes": outcomes, "transfers": len(ivr.transfers),
+                "transfer_numbers": sorted(set(ivr.transfers)), "nodes_visited": len(visited),
+                "dials_cut_short": sorted(numbers - set(ALLOW))}))
     finally:
         ivr.stop()
     bad = [r.getMessage() for r in caplog.records
