@@ -5,9 +5,11 @@
 side (``ScriptedExchange``) and whose FXO ports are the agents' headsets. ``ErlangLoad`` places
 calls at Poisson instants on free exchange channels and clears each one forward (the caller hangs
 up) so that the agent it reached is held for an exponential time: the caller aims his hang-up at
-``offer + hold`` (the ``acd.call.offered`` event marks when an agent was seized), or hangs up as
-soon as he is connected if that moment has passed during the beep. The agent's holding time is then
-``max(hold, beep) + clearing``: within 3 % of an exponential's spread at a 2 s mean, where an
+``offer + hold - clearing`` (the ``acd.call.offered`` event marks when an agent was seized;
+``clearing``, the mean time from his clear-forward to his agent's ``ready``, is measured as the load
+runs), or hangs up as soon as he is connected if that moment has passed during the beep. The
+agent's holding time is then about ``max(hold, beep)``: within 3 % of an exponential's spread at a
+2 s mean, where an
 exponential talk time after a constant beep would make the queue M/G/n with waits ~10 % shorter
 than Erlang C's M/M/n. Nobody abandons: a caller waits as long as it takes (``patience``).
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +83,8 @@ class Caller:
     offered: float = 0.0
     connected: float = 0.0
     cleared: float = 0.0
+    freed: float = 0.0          # the agent ready again
+    agent: str = ""
     failed: str = ""
     _offer: Event = field(default_factory=Event, repr=False)
     _connect: Event = field(default_factory=Event, repr=False)
@@ -91,34 +95,53 @@ class ErlangLoad:
 
     def __init__(self, acd: ACD, exchanges: list[ScriptedExchange], rate: float, aht: float,
                  seconds: float, seed: int, patience: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 schedule: Sequence[tuple[float, float]] | None = None, first: int = 0) -> None:
+        """``schedule``: (seconds after start, holding seconds) of each call instead of the Poisson
+        ones; callers are numbered from ``first`` (their ANI is ``8`` and five digits of it)."""
         rng = random.Random(seed)
         self.acd = acd
         self.clock = clock
         self.patience = patience
-        self.callers: list[Caller] = []
-        t = rng.expovariate(rate)
-        while t < seconds:
-            n = len(self.callers)
-            self.callers.append(Caller(n, f"8{n:05d}", t, rng.expovariate(1.0 / aht)))
-            t += rng.expovariate(rate)
+        if schedule is None:
+            calls: list[tuple[float, float]] = []
+            t = rng.expovariate(rate)
+            while t < seconds:
+                calls.append((t, rng.expovariate(1.0 / aht)))
+                t += rng.expovariate(rate)
+            schedule = calls
+        self.callers = [Caller(first + k, f"8{first + k:05d}", at, hold) for k, (at, hold) in enumerate(schedule)]
         self._by_ani = {c.ani: c for c in self.callers}
         self._free = list(range(len(exchanges)))
         self._exchanges = exchanges
         self.blocked = 0            # arrivals that found every trunk busy
+        self.clearing = 0.0         # mean seconds from a caller's clear-forward to his agent's ready
+        self._cleared = 0
+        self._talking: dict[str, Caller] = {}
         self.peak_trunks = 0
 
     def _event(self, name: str, **data: Any) -> None:
         c = self._by_ani.get(str(data.get("caller", "")))
         if c is None:
+            self._agent_event(name, **data)
             return
         if name == "acd.call.offered" and not c._offer.is_set():
             c.offered = self.clock()
             c._offer.set()
         elif name == "acd.call.connected":
             c.connected = self.clock()
+            c.agent = str(data.get("agent", ""))
+            self._talking[c.agent] = c
             c._connect.set()
 
+    def _agent_event(self, name: str, **data: Any) -> None:
+        if name != "acd.agent.state" or data.get("new") != "ready":
+            return
+        c = self._talking.pop(str(data.get("agent", "")), None)
+        if c is not None and c.cleared:
+            c.freed = self.clock()
+            self._cleared += 1
+            self.clearing += (c.freed - c.cleared - self.clearing) / self._cleared
     def run(self) -> list[Caller]:
         """Place every call at its time and wait until all are over; the callers, in order."""
         self.acd.events.subscribe(self._event)
@@ -148,7 +171,7 @@ class ErlangLoad:
             if not c._offer.wait(self.patience):
                 c.failed = "never offered"
                 return
-            gevent.sleep(max(0.0, c.offered + c.hold - self.clock()))
+            gevent.sleep(max(0.0, c.offered + c.hold - self.clearing - self.clock()))
             if not c._connect.wait(30.0):
                 c.failed = "offered, never connected"
                 return
