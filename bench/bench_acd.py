@@ -66,7 +66,8 @@ def _acd(site: E1Site, prompts: PromptSet) -> ACD:
     raw: dict[str, Any] = {"wrapup": 0.0, "queues": [{
         "name": "service", "strategy": "longest_idle", "agents": [str(1001 + i) for i in range(AGENTS)],
         "max_length": 200, "max_wait": 600.0}],
-        "agents": [{"id": str(1001 + i), "station": p, "mode": "auto_answer"} for i, p in enumerate(site.stations)]}
+        "agents": [{"id": str(1001 + i), "station": p, "mode": "auto_answer"}
+                   for i, p in enumerate(site.stations)]}
     cfg = parse_config({"acd": raw})
     assert cfg is not None
     acd = ACD(site.board, prompts, cfg)
@@ -110,7 +111,7 @@ def run() -> dict[str, Any]:
 def _ring_to_offer(site: E1Site, acd: ACD) -> dict[str, Any]:
     ring: dict[str, float] = {}
     answered: dict[str, float] = {}
-    offered: dict[str, tuple[float, str]] = {}
+    offered: dict[str, tuple[float, float]] = {}      # caller: (offer, his agent's last ready)
     ready: dict[str, float] = {a: 0.0 for a in acd.agents}
     handle = acd.handle
 
@@ -121,13 +122,14 @@ def _ring_to_offer(site: E1Site, acd: ACD) -> dict[str, Any]:
     listening = [True]              # the board has no unsubscribe: the listener goes quiet
 
     def on_board(name: str, channel: Channel, **data: Any) -> None:
-        if listening[0] and name == "channel.state" and data.get("new") is ChannelState.UP and channel.index < site.trunks:
+        if (listening[0] and name == "channel.state" and data.get("new") is ChannelState.UP
+                and channel.index < site.trunks):
             answered.setdefault(channel.caller_id, time.monotonic())
 
     def on_acd(name: str, **data: Any) -> None:
         now = time.monotonic()
         if name == "acd.call.offered":
-            offered.setdefault(str(data["caller"]), (now, str(data["agents"][0])))
+            offered.setdefault(str(data["caller"]), (now, ready[str(data["agents"][0])]))
         elif name == "acd.agent.state" and data.get("new") == "ready":
             ready[str(data["agent"])] = now
 
@@ -148,9 +150,8 @@ def _ring_to_offer(site: E1Site, acd: ACD) -> dict[str, Any]:
             if bad:
                 raise RuntimeError(f"{len(bad)} burst calls failed, first {bad[0]}")
             for c in callers:
-                r, (o, agent) = ring[c.ani], offered[c.ani]
+                r, (o, freed) = ring[c.ani], offered[c.ani]    # freed: the agent's last ready before
                 all_calls.append(o - r)
-                freed = ready[agent] if ready[agent] < o else 0.0
                 if freed <= r:             # the agent was free when the call rang
                     free_path.append(o - r)
                     ring_answer.append(answered[c.ani] - r)
@@ -199,7 +200,8 @@ def _decisions(site: E1Site, acd: ACD) -> dict[str, Any]:
             raise RuntimeError("the decision did not offer the oldest call to the free agent")
         t0 = time.perf_counter_ns()
         waiting = sorted(q.waiting(), key=lambda c: c.key())
-        choose(q.cfg.strategy, [AgentStats(agent.id, agent.idle_since, agent.calls, 0, q.member_order(agent))])
+        choose(q.cfg.strategy,
+               [AgentStats(agent.id, agent.idle_since, agent.calls, 0, q.member_order(agent))])
         floor.append(time.perf_counter_ns() - t0)
         assert waiting
         # undo the offer before the call's greenlet runs again (it sees no offer and keeps waiting)
@@ -254,7 +256,8 @@ def _simulation(site: E1Site, acd: ACD) -> dict[str, Any]:
         "rate_per_s": round(m.rate, 3), "aht_s": round(m.aht, 3), "traffic_erlangs": round(m.traffic, 2),
         "handling_cv2": round(statistics.pvariance(counted) / m.aht ** 2, 2),
         "threshold_s": round(T, 4),
-        "sl_measured": round(sl, 4), "sl_erlang_c": round(sl_c, 4), "sl_gap_points": round(100 * (sl - sl_c), 2),
+        "sl_measured": round(sl, 4), "sl_erlang_c": round(sl_c, 4),
+        "sl_gap_points": round(100 * (sl - sl_c), 2),
         "sl_replay": round(replay.service_level(T), 4),
         "sl_gap_vs_replay_points": round(100 * (sl - replay.service_level(T)), 2),
         "sl_gap_sd_ideal_queue_points": round(100 * statistics.pstdev(gaps), 2),

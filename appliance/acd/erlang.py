@@ -135,7 +135,8 @@ def fifo_waits(n: int, arrivals: Sequence[float], handling: Sequence[float]) -> 
     return waits
 
 
-def poisson_calls(rate: float, aht: float, seconds: float, rng: random.Random) -> tuple[list[float], list[float]]:
+def poisson_calls(rate: float, aht: float, seconds: float,
+                  rng: random.Random) -> tuple[list[float], list[float]]:
     """Arrival times over ``seconds`` at ``rate`` calls/s and exponential handling times (mean ``aht``)."""
     arrivals: list[float] = []
     t = rng.expovariate(rate)

@@ -110,7 +110,8 @@ class ErlangLoad:
                 calls.append((t, rng.expovariate(1.0 / aht)))
                 t += rng.expovariate(rate)
             schedule = calls
-        self.callers = [Caller(first + k, f"8{first + k:05d}", at, hold) for k, (at, hold) in enumerate(schedule)]
+        self.callers = [Caller(first + k, f"8{first + k:05d}", at, hold)
+                        for k, (at, hold) in enumerate(schedule)]
         self._by_ani = {c.ani: c for c in self.callers}
         self._free = list(range(len(exchanges)))
         self._exchanges = exchanges

@@ -143,7 +143,8 @@ def test_service_level_and_asa_agree_with_erlang_c(e1site: E1Site, test_prompts:
     gaps = _reference_gaps(rate)
     lo, hi = _central(gaps["sl"])
     gap = measured.service_level(T) - measured.predicted_service_level(AGENTS, T)
-    assert lo <= gap <= hi, f"SL {gap:+.3f} from Erlang C, outside the ideal queue's [{lo:+.3f}, {hi:+.3f}]: {report}"
+    assert lo <= gap <= hi, \
+        f"SL {gap:+.3f} from Erlang C, outside the ideal queue's [{lo:+.3f}, {hi:+.3f}]: {report}"
     lo, hi = _central(gaps["pw"])
     gap = float(report["pw"]) - float(report["pw_erlang"])
     assert lo <= gap <= hi, f"P_w {gap:+.3f} from Erlang C, outside [{lo:+.3f}, {hi:+.3f}]: {report}"
