@@ -172,6 +172,14 @@ def recent_calls(limit: int = 100) -> list[CdrRecord]:
 
 
 @db_task
+def calls_between(start: float, end: float) -> list[CdrRecord]:
+    """The CDRs of calls that entered a queue in ``[start, end)`` (wall clock), in that order."""
+    rows = Cdr.select().where((Cdr.enqueued_at >= start) & (Cdr.enqueued_at < end)).order_by(
+        Cdr.enqueued_at, Cdr.id)
+    return [_cdr(r) for r in rows]
+
+
+@db_task
 def close_open_calls(ended_at: float) -> list[str]:
     """End every CDR still open (a call cut by a crash or power loss) as ``interrupted``."""
     with database_proxy.atomic():
