@@ -282,6 +282,7 @@ def pre_csrf(ctx: Ctx) -> str:
 
 
 def build_app(config: WebConfig) -> App:
-    from appliance.web import agentapi, api, pages, tech  # noqa: F401  (they register their routes)
+    # the modules register their routes
+    from appliance.web import acdadmin, agentapi, api, crmedit, pages, supervisor, tech  # noqa: F401
 
     return App(config)

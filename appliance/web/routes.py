@@ -35,6 +35,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "audit.read": frozenset({"admin", "maintenance"}),
     "events": DESK_ROLES | {"technician"},
     "agent.state": DESK_ROLES,  # my own ACD agent: sign in, ready / not ready, end wrap-up
+    "supervise": LEAD_ROLES,  # wallboard, force an agent ready / not ready / logged out, ACD config view
 }
 assert all(r in ROLES for roles in PERMISSIONS.values() for r in roles)
 
