@@ -40,7 +40,7 @@ def test_agent_creates_a_customer_from_the_pop_number_and_edits_it(app: App, wor
         "刘芳", "200300400", "vip", 3, 5)
     assert [p.number for p in found.phones] == ["13987654321", "02423456789"]
     assert [p.kind for p in found.phones] == ["手机", "家庭"]
-    assert res.header("Location") == f"/customers/{found.id}/edit?msg=" + res.header("Location").split("msg=")[1]
+    assert res.header("Location").startswith(f"/customers/{found.id}/edit?msg=")
     page = agent.get(res.header("Location")).text
     assert "已建档：刘芳（户号 200300400）" in page and 'value="和平区南京街5号"' in page
 
@@ -64,7 +64,8 @@ def test_bad_customer_input_is_refused_in_chinese_and_keeps_what_was_typed(app: 
     refused(agent.post("/customers", form(account_no="100200300", name="赵强")), "户号已存在")
     refused(agent.post("/customers", form(account_no="301", name="")), "姓名不能为空")
     refused(agent.post("/customers", form(account_no="30 1", name="赵强")), "户号无效")
-    refused(agent.post("/customers", form(account_no="302", name="赵强", household_size="三")), "家庭人数必须是整数")
+    res = agent.post("/customers", form(account_no="302", name="赵强", household_size="三"))
+    refused(res, "家庭人数必须是整数")
     refused(agent.post("/customers", form(account_no="303", name="赵强", email="zhao@")), "电子邮件地址无效")
     refused(agent.post("/customers", form(account_no="304", name="赵强", grade="gold")), "客户等级无效")
     refused(agent.post("/customers", form(account_no="305", name="赵" * 65)), "姓名过长")
@@ -97,7 +98,8 @@ def test_kb_articles_are_written_pinned_and_found(app: App, world: World) -> Non
     assert res.status == 303
     a = kb.get_article(aid)
     assert (a.title, a.body, a.pinned, a.category_id) == ("燃气表不走字", "先检查阀门。", True, cat)
-    text = refused(agent.post(f"/kb/{aid}", {"title": " ", "body": "新正文", "category_id": ""}), "标题不能为空")
+    res = agent.post(f"/kb/{aid}", {"title": " ", "body": "新正文", "category_id": ""})
+    text = refused(res, "标题不能为空")
     assert "新正文" in text and kb.get_article(aid).body == "先检查阀门。"
     refused(agent.post("/kb", {"title": "x", "category_id": "abc"}), "分类无效")
     refused(agent.post("/kb", {"title": "x", "category_id": "999"}), "分类不存在")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,10 +33,10 @@ def rig(tmp_path: Path, world: World) -> Iterator[Rig]:
         r.stop()
 
 
-def agent_row(board: dict[str, object], agent: str) -> dict[str, object]:
-    rows = [a for a in board["agents"] if a["id"] == agent]  # type: ignore[attr-defined]
+def agent_row(board: dict[str, Any], agent: str) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = [a for a in board["agents"] if a["id"] == agent]
     assert rows, f"agent {agent} not on the board"
-    return rows[0]  # type: ignore[no-any-return]
+    return rows[0]
 
 
 def test_without_an_acd_the_wallboard_says_so(app: App, world: World) -> None:
@@ -54,7 +55,8 @@ def test_supervisor_forces_states_and_cannot_log_out_an_agent_in_a_call(app: App
     (queue,) = board["queues"]
     assert (queue["name"], queue["members"], queue["waiting"]) == ("service", ["1001", "1002"], 0)
     row = agent_row(board, "1001")
-    assert (row["state"], row["station"], row["user"], row["queues"]) == ("not_ready", 2, "u-agent", ["service"])
+    assert (row["state"], row["station"], row["user"]) == ("not_ready", 2, "u-agent")
+    assert row["queues"] == ["service"]
     assert 0 <= float(str(row["state_for"])) < 5
     assert agent_row(board, "1002")["state"] == "logged_out"
 

@@ -19,7 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 from appliance.crm import audit, users
 
 from .acdrig import Rig, wait_for
-from .test_browser import CHROMIUM, PASSWORD, SSE_OPEN_WAIT, login, server  # noqa: F401  (fixture)
+from .test_browser import CHROMIUM, PASSWORD, SSE_OPEN_WAIT, login
 
 ACD_CONF = {
     "wrapup": 30,
