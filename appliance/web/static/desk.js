@@ -117,6 +117,7 @@
     $("wo-customer").value = ""; $("wo-address").value = "";
     if (!caller) { return; }
     R.get("/api/customers/lookup?phone=" + encodeURIComponent(caller)).then(function (d) {
+      stamp(pop, "found");
       if (d.customers.length === 1) {
         status.textContent = "来电：" + caller + " — " + d.customers[0].name;
         loadCustomer(d.customers[0].id).then(function () { stamp(pop, "shown"); $("wo-title").focus(); });
