@@ -12,7 +12,7 @@ Measured per offer, on one clock (the machine's wall clock, CLOCK_REALTIME):
 - t0: the ACD emits ``acd.call.offered`` for agent A (a listener on the ACD's own event bus takes
   time.time() in the emit, just before the event goes onto the web's bus);
 - received: A's desk page gets the event from its EventSource (first line of the handler);
-- shown: the pop's DOM shows the caller's record (after the phone lookup and the record fetch).
+- shown: the pop's DOM shows the caller's record (after the phone lookup, which brings the record).
 Page times are performance.timeOrigin + performance.now() (epoch ms, the same system clock); the
 browser process checks that by reading the page clock inside a round trip of its own time.time()
 (``clock_offset_ms``: median and worst page, with the round trip's half as the error bound).
@@ -181,8 +181,11 @@ def _run(tmp: Path) -> dict[str, Any]:
     floor_ms: list[float] = []
     render_ms: list[float] = []
     lookup_ms: list[float] = []
+    errors: list[str] = []
     for name, pops in collected["pops"].items():
         for p in pops or []:
+            if "error" in p:
+                errors.append(str(p["error"])[:100])
             t0 = offers.get((str(p.get("call", "")), agent_of[name]))
             if t0 is None or "shown" not in p:
                 continue
@@ -197,7 +200,8 @@ def _run(tmp: Path) -> dict[str, Any]:
         "far_side": done, "calls_s": round(calls_s, 1),
         "offers": len(offers), "pops_matched": len(pop_ms), "offers_without_pop": len(offers) - len(pop_ms),
         "pop_ms": pop, "sse_floor_ms": floor, "lookup_and_render_ms": _dist(render_ms),
-        "phone_lookup_fetch_ms": _dist(lookup_ms), "failed_calls": failures[:10],
+        "lookup_fetch_ms": _dist(lookup_ms), "failed_calls": failures[:10],
+        "pop_errors": errors[:10],
         "pop_vs_floor_p99": round(pop["p99"] / floor["p99"], 2) if pop and floor.get("p99") else None,
         "clock_offset_ms": {"median": round(statistics.median(offsets), 2),
                             "worst": round(worst, 2), "bound": round(max(bounds), 2)},

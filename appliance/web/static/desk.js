@@ -116,11 +116,13 @@
     $("wo-phone").value = caller;
     $("wo-customer").value = ""; $("wo-address").value = "";
     if (!caller) { return; }
-    R.get("/api/customers/lookup?phone=" + encodeURIComponent(caller)).then(function (d) {
+    R.get("/api/customers/lookup?record=1&phone=" + encodeURIComponent(caller)).then(function (d) {
       stamp(pop, "found");
       if (d.customers.length === 1) {
         status.textContent = "来电：" + caller + " — " + d.customers[0].name;
-        loadCustomer(d.customers[0].id).then(function () { stamp(pop, "shown"); $("wo-title").focus(); });
+        renderCustomer(d.record);
+        stamp(pop, "shown");
+        $("wo-title").focus();
       } else if (d.customers.length > 1) {
         status.textContent = "来电：" + caller + " — " + d.customers.length + " 个客户，请选择";
         listCustomers(d.customers, $("results"));
@@ -133,7 +135,7 @@
         body.appendChild(add);
         stamp(pop, "shown");
       }
-    });
+    }).catch(function (err) { pop.error = err.message || String(err); status.textContent = "来电：" + caller + "（查询失败：" + pop.error + "）"; });
   }
   // The agent's own ACD state (示闲 / 示忙 / 话后整理); no ACD or no agent: the error says why.
   var me = null;
