@@ -44,7 +44,7 @@ from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, pa
 from appliance.voiceboard.events import Kind
 from appliance.voiceboard.prompts import PromptSet
 from appliance.voiceboard.r2 import R2Span, start_r2_spans
-from appliance.web import agentapi, ivradmin
+from appliance.web import agentapi, ivradmin, supervisor
 from appliance.web.config import WebConfigError, parse_web
 from appliance.web.server import WebServer
 
@@ -271,6 +271,7 @@ class Service:
         web = WebServer(parse_web(self.cfg.extra.get("web")))
         agentapi.bind(self.acd)         # the desk's 示闲/示忙 go to the ACD's service API
         ivradmin.bind(self.ivr)         # flow versions saved and activated through the running IVR
+        supervisor.configure(self.cfg.extra)    # [[acd.queues]] service_level thresholds
         try:
             self.web_url = web.start()
         except OSError as exc:

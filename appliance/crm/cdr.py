@@ -221,3 +221,44 @@ def save_agent_state(agent_id: str, station: int | None, mode: str, state: str, 
 def load_agent_states() -> list[AgentRecord]:
     return [AgentRecord(r.agent_id, r.station, r.mode, r.state, r.reason, r.updated_at)
             for r in AgentStateRow.select().order_by(AgentStateRow.agent_id)]
+
+
+@dataclass(frozen=True)
+class QueueDay:
+    """One queue's calls of one day (the supervisor's wallboard): calls that entered it that day."""
+
+    queue: str
+    offered: int            # entered the queue
+    answered: int
+    answered_in_time: int   # answered within the service-level threshold (wait_s <= threshold)
+    abandoned: int          # the caller hung up before an agent answered
+    in_progress: int        # not ended yet
+
+    @property
+    def service_level(self) -> float | None:
+        """Answered within the threshold / (answered + abandoned); None before any such call."""
+        done = self.answered + self.abandoned
+        return self.answered_in_time / done if done else None
+
+
+@db_task
+def day_figures(day_start: float, day_end: float, thresholds: Mapping[str, float],
+                default_threshold: float = 20.0) -> list[QueueDay]:
+    """Per queue (the queue a call ended in), the calls that first queued in [day_start, day_end)
+    (epoch seconds, e.g. today in Beijing time). One indexed range read of acd_cdr."""
+    rows = database_proxy.execute_sql(
+        "SELECT CASE WHEN final_queue != '' THEN final_queue ELSE queue END AS q, answered_at IS NOT NULL,"
+        " wait_s, disposition, ended_at IS NULL FROM acd_cdr WHERE enqueued_at >= ? AND enqueued_at < ?",
+        (day_start, day_end)).fetchall()
+    acc: dict[str, list[int]] = {}
+    for q, answered, wait, disposition, open_ in rows:
+        a = acc.setdefault(str(q), [0, 0, 0, 0, 0])
+        limit = thresholds.get(str(q), default_threshold)
+        a[0] += 1
+        if answered:
+            a[1] += 1
+            a[2] += float(wait) <= limit
+        elif disposition == "abandoned":
+            a[3] += 1
+        a[4] += bool(open_)
+    return [QueueDay(q, *v) for q, v in sorted(acc.items())]

@@ -276,6 +276,17 @@ def pinned_articles(limit: int = 20) -> list[Article]:
 
 
 @db_task
+def list_articles(*, category_id: int | None = None, limit: int = 200) -> list[Article]:
+    """Articles for the editors' list: pinned first, then the last changed."""
+    where, args = ("WHERE category_id = ?", (int(category_id),)) if category_id is not None else ("", ())
+    rows = database().execute_sql(
+        f"SELECT {_COLUMNS} FROM kb_article {where} ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ?",
+        (*args, max(1, min(int(limit), 1000))),
+    )
+    return [_article(r) for r in rows]
+
+
+@db_task
 def most_viewed(limit: int = 20) -> list[Article]:
     rows = database().execute_sql(
         f"SELECT {_COLUMNS} FROM kb_article ORDER BY views DESC, id LIMIT ?", (max(1, min(int(limit), 200)),)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from appliance.acd.model import AcdConfig
 from appliance.crm import audit
 from appliance.crm.db import run_db
 from appliance.web.routes import Ctx, WebError, route
@@ -50,9 +51,24 @@ class CallCenter(Protocol):
     def ready(self, agent_id: str) -> None: ...
     def not_ready(self, agent_id: str, reason: str = "") -> None: ...
     def end_wrapup(self, agent_id: str) -> None: ...
+    # the supervisor's wallboard and the ACD admin view (appliance/web/supervisor.py, acdadmin.py)
+    @property
+    def cfg(self) -> AcdConfig: ...
+    def queue_stats(self, name: str) -> dict[str, Any]: ...
 
 
 _center: CallCenter | None = None
+
+
+def center() -> CallCenter | None:
+    """The bound ACD (None: the box runs without one)."""
+    return _center
+
+
+def refusal(exc: Exception) -> str:
+    """An ACD refusal (English, for logs) in Chinese for the page."""
+    text = str(exc)
+    return next((z for needle, z in _REFUSALS if needle in text), "操作未执行：" + text)
 
 
 def bind(center: CallCenter | None) -> None:
@@ -82,9 +98,7 @@ def _command(ctx: Ctx, action: str, fn: Any, *args: Any) -> dict[str, Any]:
     try:
         fn(center, agent_id, *args)
     except ValueError as exc:            # AcdError, a bad station or mode
-        text = str(exc)
-        zh = next((z for needle, z in _REFUSALS if needle in text), "操作未执行：" + text)
-        raise WebError(409, zh) from None
+        raise WebError(409, refusal(exc)) from None
     run_db(audit.record, f"agent_{action}", actor=ctx.username, source="web", target=agent_id,
            details={"args": [str(a) for a in args]})
     log.info("web: %s %s agent %s %s", ctx.username, action, agent_id, args)

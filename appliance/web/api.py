@@ -98,23 +98,30 @@ def customers(ctx: Ctx) -> dict[str, Any]:
     return {"customers": [_dc(h) for h in hits]}
 
 
-@route("GET", "/api/customers/lookup", perm="desk", summary="按来电号码查找客户")
+@route("GET", "/api/customers/lookup", perm="desk", summary="按来电号码查找客户（record=1：唯一时附档案）")
 def lookup(ctx: Ctx) -> dict[str, Any]:
     try:
         found = customer.find_by_phone(ctx.query.get("phone", ""))
     except InvalidInput:
         found = []
-    return {
+    out: dict[str, Any] = {
         "customers": [
             {"id": c.id, "name": c.name, "account_no": c.account_no, "address": c.address} for c in found
         ]
     }
+    if len(found) == 1 and ctx.query.get("record") == "1":  # the screen pop: one round trip, not two
+        out["record"] = _record(ctx, found[0].id)
+    return out
 
 
 @route("GET", "/api/customers/<cid:int>", perm="desk", summary="客户档案、历史和未结工单")
 def customer_record(ctx: Ctx) -> dict[str, Any]:
+    return _record(ctx, int(ctx.args["cid"]))
+
+
+def _record(ctx: Ctx, cid: int) -> dict[str, Any]:
     actor = ctx.need_actor()
-    c = customer.get_customer(int(ctx.args["cid"]))
+    c = customer.get_customer(cid)
     record = _dc(c)
     record["grade_name"] = c.grade_name
     history = customer.history(c.id)

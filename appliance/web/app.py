@@ -288,7 +288,19 @@ def pre_csrf(ctx: Ctx) -> str:
 
 
 def build_app(config: WebConfig) -> App:
-    # (they register their routes)
-    from appliance.web import agentapi, api, callapi, ivradmin, pages, recordings, tech, voicemail  # noqa: F401
+    # the modules register their routes
+    from appliance.web import (  # noqa: F401
+        acdadmin,
+        agentapi,
+        api,
+        callapi,
+        crmedit,
+        ivradmin,
+        pages,
+        recordings,
+        supervisor,
+        tech,
+        voicemail,
+    )
 
     return App(config)

@@ -222,7 +222,7 @@ def desk(ctx: Ctx) -> bottle.HTTPResponse:
 <section class="panel search"><h2>客户查询 <kbd>F2</kbd></h2>
  <form id="search-form"><input id="q" name="q" placeholder="电话 / 姓名 / 地址 / 户号" autofocus
   autocomplete="off" maxlength="64"><button type="submit">查询</button></form>
- <ul id="results" class="results"></ul></section>
+ <ul id="results" class="results"></ul><a href="/customers/new" target="_blank">新建客户档案</a></section>
 <section id="customer" class="panel customer"><h2>客户档案</h2>
  <div id="customer-body">未选择客户</div></section>
 <section class="panel neworder"><h2>新建工单 <kbd>F4</kbd></h2>

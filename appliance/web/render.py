@@ -54,7 +54,10 @@ def redirect(url: str, status: int = 303) -> bottle.HTTPResponse:
 NAV = [
     ("desk", "/desk", "坐席台"),
     ("wo.read", "/orders", "工单"),
+    ("desk", "/kb", "知识库"),
     ("tech", "/tech", "我的工单"),
+    ("supervise", "/supervisor", "班长监控"),
+    ("supervise", "/admin/acd", "队列与座席"),
     ("recordings.read", "/recordings", "录音"),
     ("users.admin", "/admin/users", "用户管理"),
     ("users.admin", "/admin/teams", "班组"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import gevent.pool
 from gevent import pywsgi
@@ -28,6 +29,33 @@ class _Log:
             log.log(self.level, "%s", text)
 
 
+class _Handler(pywsgi.WSGIHandler):
+    """pywsgi sends a response's header block and its body in two writes; with Nagle's algorithm the
+    body then waits for the browser's delayed ACK of the headers (~40 ms on Linux; the screen pop's
+    record fetch waited for it). Here the header block goes out with the first body bytes, in one."""
+
+    _holding = False
+    _held = b""
+
+    def _write_with_headers(self, data: Any) -> None:
+        self._holding = True
+        try:
+            super()._write_with_headers(data)
+        finally:
+            self._holding = False
+            if self._held:                  # no body bytes came (an empty body): headers alone
+                held, self._held = self._held, b""
+                super()._sendall(held)
+
+    def _sendall(self, data: Any) -> None:
+        if self._holding:
+            if not self._held:
+                self._held = bytes(data)    # the header block: keep it for the body
+                return
+            data, self._held = self._held + bytes(data), b""
+        super()._sendall(data)
+
+
 class WebServer:
     def __init__(self, config: WebConfig) -> None:
         self.config = config
@@ -40,6 +68,7 @@ class WebServer:
             (self.config.bind, self.config.port),
             self.app,
             spawn=gevent.pool.Pool(MAX_CONNECTIONS),
+            handler_class=_Handler,
             log=_Log(logging.DEBUG),
             error_log=_Log(logging.WARNING),
         )

@@ -12,8 +12,14 @@ from appliance.crm import customer, db, users, workorder
 from appliance.crm.common import Actor
 from appliance.web.app import App, build_app
 from appliance.web.config import WebConfig
+from appliance.web.server import WebServer
 
 from .client import Client
+
+# The first build of the app compiles Bottle's route regexes (tens of ms with ~60 routes; the service
+# does it once at start, before the board takes calls). Done here at import, not inside a test,
+# where the hub guard would count it as a block of the hub.
+build_app(WebConfig(secure_cookies=False))
 
 PASSWORD = "Zhongguo-2026!"
 ADMIN = Actor("admin", "admin", None, "web")
@@ -64,6 +70,15 @@ def world(app: App) -> World:
         ADMIN, "100200300", "王伟东", phones=["13812345678"], address="铁西区建设大路10号"
     )
     return World(team, cust)
+
+
+@pytest.fixture
+def server(data_dir: Path) -> Iterator[str]:
+    """The app on a real port (gevent.pywsgi on the test's hub), for the browser tests."""
+    web = WebServer(WebConfig(bind="127.0.0.1", port=0, secure_cookies=False))
+    url = web.start()
+    yield url.rstrip("/")
+    web.stop(timeout=1.0)
 
 
 def logged_in(app: App, username: str) -> Client:

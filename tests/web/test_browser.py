@@ -10,11 +10,9 @@ thread-free publish would arrive on the hub.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import gevent
-import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from appliance.acd.model import parse_config
@@ -25,8 +23,6 @@ from appliance.voiceboard.events import CidFormat
 from appliance.voiceboard.prompts import PromptSet, build_test_set
 from appliance.voiceboard.sim import SimulatedSite, ring_in
 from appliance.web import agentapi
-from appliance.web.config import WebConfig
-from appliance.web.server import WebServer
 
 from .conftest import ADMIN
 
@@ -35,14 +31,6 @@ POP_BUDGET = 1.0   # seconds from call.offered to the customer's record on the d
 PASSWORD = "Zhongguo-2026!"
 CALLER = "138 1234 5678"
 SSE_OPEN_WAIT = 15_000   # ms for the desk's event stream to open (a loaded CI machine is slow)
-
-
-@pytest.fixture
-def server(data_dir: Path) -> Iterator[str]:
-    web = WebServer(WebConfig(bind="127.0.0.1", port=0, secure_cookies=False))
-    url = web.start()
-    yield url.rstrip("/")
-    web.stop(timeout=1.0)
 
 
 def login(page: Page, base: str, username: str) -> None:

@@ -21,9 +21,7 @@ from appliance.voiceboard.prompts import PromptSet, build_test_set, decode_heard
 from appliance.voiceboard.sim import SimulatedSite, ring_in
 from appliance.web import agentapi
 
-from .test_browser import CHROMIUM, PASSWORD, SSE_OPEN_WAIT, login, server
-
-__all__ = ["server"]
+from .test_browser import CHROMIUM, PASSWORD, SSE_OPEN_WAIT, login
 
 
 def _phone(ch: Channel) -> None:

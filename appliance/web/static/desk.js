@@ -29,6 +29,8 @@
       hist.appendChild(el("li", t.serial + " " + t.title + "（" + t.state_name + "）"));
     });
     body.appendChild(hist);
+    var edit = el("a", "编辑档案"); edit.href = "/customers/" + c.id + "/edit"; edit.target = "_blank";
+    edit.id = "customer-edit"; body.appendChild(edit);
     $("wo-customer").value = c.id;
     if (!$("wo-address").value) { $("wo-address").value = c.address; }
   }
@@ -99,8 +101,14 @@
     else if (ev.key === "F8") { ev.preventDefault(); $("kb-q").focus(); }
   });
 
-  // Screen pop: call.offered -> look the caller up -> show the record.
-  function offered(data) {
+  // Screen pop: call.offered -> look the caller up -> show the record. The last pops are kept with
+  // their times (performance.timeOrigin + now(): epoch ms) for diagnostics and bench/bench_web.py.
+  var pops = window.rexianPops = [];
+  function stamp(pop, key) {
+    pop[key] = performance.timeOrigin + performance.now();
+    if (key === "received") { pops.push(pop); if (pops.length > 100) { pops.shift(); } }
+  }
+  function offered(data, pop) {
     var caller = String(data.caller || "");
     var panel = $("incoming"), status = $("incoming-status");
     panel.className = "panel incoming ringing";
@@ -108,18 +116,26 @@
     $("wo-phone").value = caller;
     $("wo-customer").value = ""; $("wo-address").value = "";
     if (!caller) { return; }
-    R.get("/api/customers/lookup?phone=" + encodeURIComponent(caller)).then(function (d) {
+    R.get("/api/customers/lookup?record=1&phone=" + encodeURIComponent(caller)).then(function (d) {
+      stamp(pop, "found");
       if (d.customers.length === 1) {
         status.textContent = "来电：" + caller + " — " + d.customers[0].name;
-        loadCustomer(d.customers[0].id).then(function () { $("wo-title").focus(); });
+        renderCustomer(d.record);
+        stamp(pop, "shown");
+        $("wo-title").focus();
       } else if (d.customers.length > 1) {
         status.textContent = "来电：" + caller + " — " + d.customers.length + " 个客户，请选择";
         listCustomers(d.customers, $("results"));
+        stamp(pop, "shown");
       } else {
         status.textContent = "来电：" + caller + " — 未找到客户档案";
-        $("customer-body").textContent = "未找到客户";
+        var body = $("customer-body"), add = el("a", "新建客户档案");
+        body.textContent = "未找到客户 ";
+        add.href = "/customers/new?phone=" + encodeURIComponent(caller); add.target = "_blank"; add.id = "customer-new";
+        body.appendChild(add);
+        stamp(pop, "shown");
       }
-    });
+    }).catch(function (err) { pop.error = err.message || String(err); status.textContent = "来电：" + caller + "（查询失败：" + pop.error + "）"; });
   }
   // The agent's own ACD state (示闲 / 示忙 / 话后整理); no ACD or no agent: the error says why.
   var me = null;
@@ -148,11 +164,13 @@
   $("agent-logout").addEventListener("click", function () { agentCmd("logout"); });
 
   var source = new EventSource("/api/events");
-  source.addEventListener("call.offered", function (ev) { offered(JSON.parse(ev.data)); });
+  source.addEventListener("call.offered", function (ev) {
+    var pop = {}; stamp(pop, "received"); offered(JSON.parse(ev.data), pop);
+  });
   source.addEventListener("acd.call.offered", function (ev) {
-    var data = JSON.parse(ev.data);
+    var data = JSON.parse(ev.data), pop = { call: data.call_id };
     // an ACD offer pops on the desks of the agents it rings, not on every desk
-    if (!me || (data.agents || []).indexOf(me.id) >= 0) { offered(data); }
+    if (!me || (data.agents || []).indexOf(me.id) >= 0) { stamp(pop, "received"); offered(data, pop); }
   });
   source.addEventListener("acd.agent.state", function (ev) {
     var data = JSON.parse(ev.data);
