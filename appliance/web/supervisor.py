@@ -129,6 +129,8 @@ def board(center: CallCenter) -> dict[str, Any]:
         info.update(user=ac.user, state_name=STATE_NAMES.get(str(info["state"]), str(info["state"])),
                     state_for=round(max(0.0, now - since), 1),
                     queues=[q.name for q in cfg.queues if ac.id in members(cfg, q.name)])
+        call = center.call_info(ac.id) if info["state"] == "talking" else {}
+        info.update(monitor=call.get("monitor", ""), monitor_by=call.get("leader", ""))
         agents.append(info)
     return {"queues": queues, "agents": agents, "today": today(cfg), "reasons": NOT_READY_REASONS,
             "state_names": STATE_NAMES, "poll_s": FALLBACK_POLL_S}

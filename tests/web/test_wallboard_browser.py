@@ -1,6 +1,7 @@
 """The wallboard in real Chromium on a real ACD: it follows the agents and the queue live (SSE, no
 reload), the supervisor's buttons change the agent's state, the ACD's refusal to log out an agent
-in a call is shown in Chinese, and today's figures count the call once it ends.
+in a call is shown in Chinese, the team leader listens to and whispers to a call from his own
+phone, and today's figures count the call once it ends.
 
 The browser runs in a worker thread of gevent's threadpool (see test_browser.py); what must happen
 on the hub (the caller ringing, hanging up) is handed to it with ``on_hub`` (``hub_runner``).
@@ -24,7 +25,8 @@ from .test_browser import CHROMIUM, PASSWORD, SSE_OPEN_WAIT, login
 ACD_CONF = {
     "wrapup": 30,
     "queues": [{"name": "service", "agents": ["1001"], "ring_timeout": 15}],
-    "agents": [{"id": "1001", "name": "李娜", "user": "li.na"}],
+    "agents": [{"id": "1001", "name": "李娜", "user": "li.na"},
+               {"id": "1004", "name": "张班长", "user": "zhang.lead", "leader": True}],
 }
 
 
@@ -44,7 +46,8 @@ def rig(tmp_path: Path, server: str) -> Iterator[Rig]:
     users.create_user("admin", PASSWORD, "admin")
     users.create_user("li.na", PASSWORD, "agent")
     users.create_user("zhang.lead", PASSWORD, "team_leader")
-    r = Rig(tmp_path, "fxo:1,fxs:1", ACD_CONF, answer={1})
+    r = Rig(tmp_path, "fxo:1,fxs:2", ACD_CONF, answer={1, 2})
+    r.acd.login("1004", 2)              # the team leader's own phone: where he listens
     try:
         yield r
     finally:
@@ -84,6 +87,17 @@ def test_wallboard_live_in_chromium(server: str, rig: Rig) -> None:
                 expect(row.locator(".calls")).to_have_text("1")
                 expect(desk.locator("#agent-state")).to_have_attribute("data-state", "talking")
 
+                row.locator("button.monitor-listen").click()      # his phone rings, he picks up
+                expect(lead.locator("#sv-error")).to_contain_text("正在接通您的话机")
+                expect(row.locator(".monitoring")).to_have_text("监听中（1004）", timeout=15_000)
+                row.locator("button.monitor-whisper").click()     # now the agent hears him
+                expect(row.locator(".monitoring")).to_have_text("密语中（1004）")
+                lead.reload()                                     # the snapshot knows it too
+                expect(row.locator(".monitoring")).to_have_text("密语中（1004）")
+                row.locator("button.monitor-stop").click()
+                expect(row.locator(".monitoring")).to_have_count(0)
+                expect(row).to_have_attribute("data-state", "talking")
+
                 lead.once("dialog", lambda d: d.accept())
                 row.locator("button.force-logout").click()
                 expect(lead.locator("#sv-error")).to_contain_text("正在通话或振铃，不能强制签出")
@@ -105,4 +119,5 @@ def test_wallboard_live_in_chromium(server: str, rig: Rig) -> None:
     gevent.get_hub().threadpool.apply(browse)
     wait_for(lambda: rig.state("1001") == "logged_out", 5, "the agent logged out in the ACD")
     actions = [r.action for r in audit.recent(50)]
-    assert {"supervisor_ready", "supervisor_logout_refused", "supervisor_logout"} <= set(actions)
+    assert {"supervisor_ready", "supervisor_logout_refused", "supervisor_logout",
+            "call_monitor", "call_monitor_stop"} <= set(actions)

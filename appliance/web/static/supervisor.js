@@ -21,7 +21,7 @@
       queues = {}; qorder = [];
       d.queues.forEach(function (q) { q.at = now; queues[q.name] = q; qorder.push(q.name); });
       agents = {}; order = [];
-      d.agents.forEach(function (a) { a.since = now - a.state_for * 1000; agents[a.id] = a; order.push(a.id); });
+      d.agents.forEach(function (a) { a.since = now - a.state_for * 1000; a.monitorBy = a.monitor_by; agents[a.id] = a; order.push(a.id); });
       today = d.today;
       render();
       document.body.setAttribute("data-board", "loaded");
@@ -79,6 +79,13 @@
       .catch(function (err) { showError(err.message); });
   }
 
+  var MONITOR = { listen: "监听", whisper: "密语", barge: "强插" };
+  function monitor(id, mode) {
+    return R.post("/api/monitor", { agent: id, mode: mode })
+      .then(function () { showError("正在接通您的话机：" + MONITOR[mode] + "座席 " + id + "，请摘机", true); })
+      .catch(function (err) { showError(err.message); });
+  }
+
   function agentRow(a) {
     var tr = el("tr"), now = Date.now();
     tr.id = "agent-" + a.id;
@@ -101,6 +108,26 @@
         if (window.confirm("确定把座席 " + a.id + "（" + a.name + "）签出？")) { command(a.id, "logout"); }
       });
       [ready, sel, nr, out].forEach(function (n) { td.appendChild(n); });
+    }
+    if (a.state === "talking") {            // listen / whisper / barge: the leader's own phone rings
+      var box = el("span"); box.className = "monitor";
+      if (a.monitor) { var on = el("b", MONITOR[a.monitor] + "中（" + a.monitorBy + "）"); on.className = "monitoring"; box.appendChild(on); }
+      Object.keys(MONITOR).forEach(function (mode) {
+        if (a.monitor === mode) { return; }
+        var b = el("button", MONITOR[mode]); b.type = "button"; b.className = "monitor-" + mode;
+        b.addEventListener("click", function () { monitor(a.id, mode); });
+        box.appendChild(b);
+      });
+      if (a.monitor) {
+        var stop = el("button", "结束监听"); stop.type = "button"; stop.className = "monitor-stop";
+        stop.addEventListener("click", function () {
+          R.post("/api/monitor/stop", { agent: a.id })
+            .then(function () { showError("已结束对座席 " + a.id + " 的监听", true); })
+            .catch(function (err) { showError(err.message); });
+        });
+        box.appendChild(stop);
+      }
+      td.appendChild(box);
     }
     tr.appendChild(td);
     return tr;
@@ -140,6 +167,7 @@
     var d = JSON.parse(ev.data), a = agents[d.agent];
     if (!a) { load(); return; }
     a.state = d["new"]; a.reason = d.reason; a.station = d.station; a.since = Date.now();
+    if (a.state !== "talking") { a.monitor = ""; }
     var row = $("agent-" + a.id);
     if (row) { row.parentNode.replaceChild(agentRow(a), row); }
   });
@@ -147,6 +175,13 @@
     var d = JSON.parse(ev.data), a = agents[d.agent];
     if (a) { a.calls = (a.calls || 0) + 1; var row = $("agent-" + a.id); if (row) { row.querySelector(".calls").textContent = String(a.calls); } }
     soon();
+  });
+  source.addEventListener("acd.call.monitor", function (ev) {
+    var d = JSON.parse(ev.data), a = agents[d.agent];
+    if (!a) { return; }
+    a.monitor = d.mode; a.monitorBy = d.leader;
+    var row = $("agent-" + a.id);
+    if (row) { row.parentNode.replaceChild(agentRow(a), row); }
   });
   source.addEventListener("acd.call.ended", soon);
   source.addEventListener("acd.call.offered", soon);
