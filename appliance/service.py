@@ -29,6 +29,7 @@ from appliance.console.config import ConsoleConfig
 from appliance.console.console import Console
 from appliance.crm import demo
 from appliance.crm.db import close_db, init_db
+from appliance.crm.deadline import DeadlineWatch
 from appliance.crm.maintenance import Maintenance
 from appliance.ivr.crmbind import CrmBinding, register_crm_sinks
 from appliance.ivr.promptlib import Library
@@ -225,12 +226,14 @@ class Service:
         self.web: WebServer | None = None
         self.demo_phones: list[str] = []
         self.web_url = ""
+        self.deadlines = DeadlineWatch()        # work orders: reminders, escalation when overdue
 
     def start(self) -> None:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
         init_db(self.cfg.data_dir)
         self.demo_phones = demo.ensure_demo(self.cfg.demo_customers) if self.cfg.demo_customers else []
         self.library.refresh()
+        self.deadlines.start()
         if self.ivr is not None:
             try:
                 self.ivr.load()
@@ -346,6 +349,7 @@ class Service:
         self.stopping.set()
         for g in self._greenlets:
             g.kill(block=False)
+        self.deadlines.stop()
         if self.web is not None:
             self.web.stop()
         if self.console is not None:
