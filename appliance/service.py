@@ -27,8 +27,9 @@ from appliance.acd.service import ACD
 from appliance.attendant import Attendant
 from appliance.console.config import ConsoleConfig
 from appliance.console.console import Console
-from appliance.crm import demo
+from appliance.crm import acdconf, demo
 from appliance.crm.db import close_db, init_db
+from appliance.crm.deadline import DeadlineWatch
 from appliance.crm.maintenance import Maintenance
 from appliance.ivr.crmbind import CrmBinding, register_crm_sinks
 from appliance.ivr.promptlib import Library
@@ -44,7 +45,7 @@ from appliance.voiceboard.dahdi import DEFAULT_DEVICE, DahdiError, DahdiSite, pa
 from appliance.voiceboard.events import Kind
 from appliance.voiceboard.prompts import PromptSet
 from appliance.voiceboard.r2 import R2Span, start_r2_spans
-from appliance.web import agentapi, ivradmin, supervisor
+from appliance.web import acdedit, agentapi, ivradmin, supervisor
 from appliance.web.config import WebConfigError, parse_web
 from appliance.web.server import WebServer
 
@@ -225,12 +226,15 @@ class Service:
         self.web: WebServer | None = None
         self.demo_phones: list[str] = []
         self.web_url = ""
+        self._acd_raw: dict[str, Any] = {}
+        self.deadlines = DeadlineWatch()        # work orders: reminders, escalation when overdue
 
     def start(self) -> None:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
         init_db(self.cfg.data_dir)
         self.demo_phones = demo.ensure_demo(self.cfg.demo_customers) if self.cfg.demo_customers else []
         self.library.refresh()
+        self.deadlines.start()
         if self.ivr is not None:
             try:
                 self.ivr.load()
@@ -238,6 +242,7 @@ class Service:
                 log.error("ivr: no valid flow, calls go to the %s instead: %s",
                           "ACD" if self.acd is not None else "attendant", exc)
                 self.ivr = None
+        self._acd_raw = self._acd_config()
         if self.acd is not None:
             self.acd.start()
         self.board.call_handler = self.call_handler
@@ -266,12 +271,32 @@ class Service:
             self._greenlets.append(gevent.spawn(self._watchdog))
         log.info("ready: board %s", self.cfg.spec)
 
+    def _acd_config(self) -> dict[str, Any]:
+        """The [acd] section in use: the newest version saved on the web (applied to the ACD before it
+        starts), else the TOML's. A saved version the ACD refuses is logged and the TOML kept."""
+        toml = self.cfg.extra.get("acd")
+        raw: dict[str, Any] = dict(toml) if isinstance(toml, dict) else {}
+        saved = acdconf.latest()
+        if saved is None or self.acd is None:
+            return raw
+        try:
+            cfg = parse_config({"acd": saved.body})
+            if cfg is None:
+                raise AcdConfigError("no queues or agents")
+            self.acd.reconfigure(cfg)
+        except (AcdConfigError, ValueError) as exc:
+            log.error("acd: saved configuration v%d not used, the TOML's kept: %s", saved.version, exc)
+            return raw
+        log.info("acd: configuration v%d of %s (%s) in use", saved.version, saved.created_by, saved.note)
+        return saved.body
+
     def _start_web(self) -> None:
         # A taken port must not stop the box from answering calls: log it, run without the web UI.
         web = WebServer(parse_web(self.cfg.extra.get("web")))
         agentapi.bind(self.acd)         # the desk's 示闲/示忙 go to the ACD's service API
         ivradmin.bind(self.ivr)         # flow versions saved and activated through the running IVR
-        supervisor.configure(self.cfg.extra)    # [[acd.queues]] service_level thresholds
+        supervisor.configure({"acd": self._acd_raw})    # [[acd.queues]] service_level thresholds
+        acdedit.bind(self._acd_raw)             # queues and agents edited on /admin/acd
         try:
             self.web_url = web.start()
         except OSError as exc:
@@ -346,6 +371,7 @@ class Service:
         self.stopping.set()
         for g in self._greenlets:
             g.kill(block=False)
+        self.deadlines.stop()
         if self.web is not None:
             self.web.stop()
         if self.console is not None:

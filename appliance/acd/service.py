@@ -332,6 +332,38 @@ class ACD(CallControl):
     def qlog_no_agent(self, call: QueuedCall, queue: Queue) -> None:
         self._qlog("NO_AGENT", call=call, queue=queue.name)
 
+    def reconfigure(self, cfg: AcdConfig) -> None:
+        """Take new queues and agents while running (the web's 队列与座席): no call is dropped. A
+        queue still holding callers, or an agent signed in, cannot be removed (AcdError); a changed
+        queue keeps its callers in their order; a changed agent keeps his state, station and call
+        (a new phone mode or default station counts from his next sign-in)."""
+        queues, agents = {q.name for q in cfg.queues}, {a.id for a in cfg.agents}
+        for name, q in self.queues.items():
+            if name not in queues and q.calls:
+                raise AcdError(f"队列 {name} 还有 {len(q.calls)} 个来电在排队，不能删除")
+        for aid, a in self.agents.items():
+            if aid not in agents and a.logged_in:
+                raise AcdError(f"座席 {aid} 已签入，请先签出再删除")
+        for qc in cfg.queues:
+            if qc.name in self.queues:
+                self.queues[qc.name].cfg = qc
+            else:
+                self.queues[qc.name] = Queue(qc)
+        for name in [n for n in self.queues if n not in queues]:
+            del self.queues[name]
+        for ac in cfg.agents:
+            if ac.id in self.agents:
+                self.agents[ac.id].cfg = ac
+            else:
+                self.agents[ac.id] = Agent(self, ac)
+        for aid in [a for a in self.agents if a not in agents]:
+            del self.agents[aid]
+        self.cfg = cfg
+        log.info("ACD: new configuration, %d queue(s), %d agent(s)", len(cfg.queues), len(cfg.agents))
+        self._qlog("RECONFIGURE")
+        self._emit_stats(list(self.queues.values()))
+        self.dispatch()                 # new members or longer limits may serve waiting callers now
+
     def agent_for_user(self, username: str) -> str | None:
         """The agent id a web user works as (``user`` in [[acd.agents]]), or None."""
         for a in self.cfg.agents:

@@ -701,13 +701,15 @@ _history_sources: dict[str, HistorySource] = {}
 
 
 def register_history_source(name: str, source: HistorySource) -> None:
-    """Add a kind of history (the ACD registers 'calls'; workorder.py registers 'tickets')."""
+    """Add a kind of history (contacts.py: 'calls', 'messages', 'surveys'; workorder.py: 'tickets')."""
     _history_sources[name] = source
 
 
+@db_task
 def history(customer_id: int) -> dict[str, list[dict[str, Any]]]:
-    """What exists about a customer, newest first: {'tickets': [...], 'calls': [...], ...}."""
-    from appliance.crm import workorder  # noqa: F401  (registers 'tickets')
+    """What exists about a customer, newest first: {'tickets': [...], 'calls': [...], ...}; one trip
+    to the database thread for all of it."""
+    from appliance.crm import contacts, workorder  # noqa: F401  (they register their sources)
 
     get_customer(customer_id)  # NotFound for an unknown id
     out: dict[str, list[dict[str, Any]]] = {"calls": [], "tickets": []}

@@ -491,8 +491,35 @@ def _m009_call_control(db: SqliteDatabase) -> None:
     db.execute_sql("CREATE INDEX call_recording_started ON call_recording(started_at)")
 
 
+def _m010_contacts_and_reminders(db: SqliteDatabase) -> None:
+    """A customer's calls, messages and survey ratings by his numbers (appliance/crm/contacts.py);
+    a work order's reminder before its time limit (appliance/crm/deadline.py)."""
+    db.execute_sql("ALTER TABLE work_order ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0")
+    db.execute_sql("CREATE INDEX acd_cdr_caller ON acd_cdr(caller, enqueued_at)")
+    db.execute_sql("CREATE INDEX ivr_message_caller ON ivr_message(caller)")
+    db.execute_sql("CREATE INDEX ivr_survey_caller ON ivr_survey(caller)")
+
+
+def _m011_acd_config(db: SqliteDatabase) -> None:
+    """Queues and agents edited on the web, every version kept (appliance/crm/acdconf.py)."""
+    db.execute_sql(
+        """CREATE TABLE acd_config (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute_sql(
+        "CREATE TRIGGER acd_config_no_update BEFORE UPDATE ON acd_config "
+        "BEGIN SELECT RAISE(ABORT, 'acd_config versions are immutable'); END"
+    )
+
+
 MIGRATIONS: list[Migration] = [_m001_users, _m002_audit_log, _m003_acd, _m004_crm, _m005_ivr_flows,
-                               _m006_web, _m007_ivr_messages, _m008_prompts, _m009_call_control]
+                               _m006_web, _m007_ivr_messages, _m008_prompts, _m009_call_control,
+                               _m010_contacts_and_reminders, _m011_acd_config]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -39,6 +39,7 @@ from typing import Any
 
 from appliance.crm import audit, customer
 from appliance.crm.common import (
+    SYSTEM,
     TZ_CN,
     Actor,
     CrmError,
@@ -139,6 +140,7 @@ ACTION_NAMES = {
     "answer": "答复",
     "close": "关闭",
     "escalate": "超时升级",
+    "remind": "临期提醒",
 }
 
 
@@ -657,6 +659,32 @@ def overdue(at: _dt.datetime | None = None) -> list[WorkOrder]:
         _SELECT + " WHERE state NOT IN ('answered', 'closed') AND due_at < ? ORDER BY due_at", (moment,)
     )
     return [_order(r) for r in rows]
+
+
+@db_task
+def remind_due(share: float, at: _dt.datetime | None = None) -> list[WorkOrder]:
+    """Open orders past ``share`` of their time limit, not overdue and not reminded yet: one
+    'remind' step each (and the audit entry); returns them, soonest due first."""
+    moment = at if at is not None else now()
+    stamp = iso(moment)
+    db = database()
+    due = []
+    with db.atomic():
+        rows = db.execute_sql(
+            _SELECT + " WHERE state NOT IN ('answered', 'closed') AND NOT reminded AND NOT escalated"
+            " AND due_at >= ? ORDER BY due_at", (stamp,)).fetchall()
+        for order in map(_order, rows):
+            start = _dt.datetime.fromisoformat(order.created_at)
+            end = _dt.datetime.fromisoformat(order.due_at)
+            if moment < start + (end - start) * share:
+                continue
+            db.execute_sql("UPDATE work_order SET reminded = 1 WHERE id = ?", (order.id,))
+            _step(order.id, stamp, SYSTEM, "remind", order.state.value, order.state.value, order.team_id,
+                  f"即将超时（时限至{end.astimezone(TZ_CN):%m-%d %H:%M}）")
+            audit.record("wo_remind", actor=SYSTEM.username, source=SYSTEM.source,
+                         target=f"wo:{order.serial}", details={"due_at": order.due_at})
+            due.append(order)
+    return due
 
 
 @db_task

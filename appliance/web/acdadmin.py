@@ -1,10 +1,11 @@
-"""Read views of the call-center configuration: queues and agents of the ACD, the IVR's schedules.
+"""Views of the call-center configuration: queues and agents of the ACD, the IVR's schedules.
 
 The ACD's queues and agents come from the service's TOML ([acd], docs/acd.md) and are shown as the
 running ACD has them (strategy, members by list or by skill, timers, overflow), with each agent's
 skills, configured and current station and the web user who works as him. The schedules are the
 ``schedule`` nodes of each IVR flow's active version (appliance/crm/flowstore.py), with whether
-each is open right now. Editing either is not done here (the TOML; the IVR admin pages).
+each is open right now. Queues and agents are edited here by the roles with ``acd.admin``
+(acdforms.py, acdedit.py); schedules in the IVR flow pages.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import bottle
 from appliance.crm import flowstore, users
 from appliance.ivr.interp import schedule_open
 from appliance.ivr.validate import WEEKDAYS
-from appliance.web import agentapi
+from appliance.web import acdedit, acdforms, agentapi
 from appliance.web.agentapi import STATE_NAMES
 from appliance.web.render import e, page
-from appliance.web.routes import Ctx, route
+from appliance.web.routes import Ctx, allowed, route
 from appliance.web.supervisor import STRATEGY_NAMES, members, threshold
 
 log = logging.getLogger(__name__)
@@ -85,21 +86,34 @@ def _agents_html(center: agentapi.CallCenter) -> str:
     )
 
 
-@route("GET", "/admin/acd", perm="supervise", summary="队列与座席配置（只读）")
-def acd_page(ctx: Ctx) -> bottle.HTTPResponse:
+def render_acd(ctx: Ctx, error: str = "", status: int = 200) -> bottle.HTTPResponse:
     center = agentapi.center()
+    msg = ctx.query.get("msg", "")[:200]
+    body = f'<p class="ok" role="status" id="acd-msg">{e(msg)}</p>' if msg and not error else ""
+    body += f'<p class="error" role="alert" id="acd-error">{e(error)}</p>' if error else ""
     if center is None:
-        body = '<p class="error" role="alert">本机未配置排队（ACD）：配置文件中没有 [acd] 队列和座席。</p>'
+        body += '<p class="error" role="alert">本机未配置排队（ACD）：配置文件中没有 [acd] 队列和座席。</p>'
     else:
         cfg = center.cfg
-        body = (
+        body += (
             f"<p>默认队列：{e(cfg.default_queue)}；话后整理默认 {cfg.wrapup:g} 秒；"
             f"连续 {cfg.no_answer_limit} 次未接自动示忙。</p>"
             f"<h2>队列</h2>{_queues_html(center)}<h2>座席</h2>{_agents_html(center)}"
-            '<p class="hint">队列和座席在配置文件的 [acd] 部分设置（docs/acd.md），修改后重启服务生效。</p>'
         )
+        if allowed("acd.admin", ctx.role):
+            body += acdforms.editor_html(ctx, acdedit.current())
+        else:
+            body += '<p class="hint">修改队列和座席需要主管或管理员权限。</p>'
     body += '<p><a href="/admin/schedules">IVR 工作时间</a></p>'
-    return page(ctx, "队列与座席", body, body_class="wide")
+    return page(ctx, "队列与座席", body, status, body_class="wide")
+
+
+@route("GET", "/admin/acd", perm="supervise", summary="队列与座席配置（主管、管理员可修改）")
+def acd_page(ctx: Ctx) -> bottle.HTTPResponse:
+    return render_acd(ctx)
+
+
+acdedit.set_renderer(render_acd)
 
 
 # ---- schedules -------------------------------------------------------------------------------------

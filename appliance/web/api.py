@@ -14,12 +14,13 @@ from appliance.crm import customer, events, kb, workorder
 from appliance.crm.common import InvalidInput
 from appliance.web import orders as wo
 from appliance.web.render import json_response, response
-from appliance.web.routes import ROUTES, Ctx, WebError, route
+from appliance.web.routes import ROUTES, Ctx, WebError, allowed, route
 
 log = logging.getLogger(__name__)
 
 SSE_KEEPALIVE = 15.0  # seconds between comment lines on an idle stream
 SSE_TOPICS = ("call.", "agent.", "ticket.", "acd.")
+TECH_TOPICS = ("ticket.",)
 
 
 def _dc(obj: Any) -> Any:
@@ -130,7 +131,8 @@ def _record(ctx: Ctx, cid: int) -> dict[str, Any]:
         for o in workorder.list_orders(actor, customer_id=c.id, limit=50)
         if o.state in workorder.OPEN_STATES
     ]
-    return {"customer": record, "history": history, "open_orders": open_orders}
+    return {"customer": record, "history": history, "open_orders": open_orders,
+            "can_listen": allowed("recordings.read", ctx.role)}
 
 
 @route("GET", "/api/kb", perm="kb.read", summary="知识库搜索")
@@ -175,7 +177,8 @@ def order_create(ctx: Ctx) -> bottle.HTTPResponse:
     team = ctx.field("team_id")
     if team:
         order = workorder.dispatch(actor, order.id, wo.team_id_of(team), ctx.field("note"))
-    events.publish("ticket.created", {"serial": order.serial, "id": order.id, "state": order.state.value})
+    events.publish("ticket.created", {"serial": order.serial, "id": order.id, "state": order.state.value,
+                                      "team_id": order.team_id})
     return json_response({"order": _order_json(order)}, 201)
 
 
@@ -202,7 +205,8 @@ def order_action(ctx: Ctx) -> dict[str, Any]:
         team=ctx.field("team_id"),
         final_answer=ctx.field("final_answer"),
     )
-    events.publish("ticket.updated", {"serial": order.serial, "id": order.id, "state": order.state.value})
+    events.publish("ticket.updated", {"serial": order.serial, "id": order.id, "state": order.state.value,
+                                      "team_id": order.team_id})
     return {"order": _order_json(order)}
 
 
@@ -228,13 +232,16 @@ def export_xlsx(ctx: Ctx) -> bottle.HTTPResponse:
     )
 
 
-def _sse(sub: events.Subscription) -> Iterator[bytes]:
+def _sse(sub: events.Subscription, team: int | None = None) -> Iterator[bytes]:
+    """The stream; with ``team``, only ticket events of that team (a technician's scope)."""
     try:
         yield b": connected\n\nretry: 2000\n\n"
         while True:
             event = sub.get(timeout=SSE_KEEPALIVE)
             if event is None:
                 yield b": keep-alive\n\n"
+                continue
+            if team is not None and event.data.get("team_id") != team:
                 continue
             data = json.dumps(event.data, ensure_ascii=False, default=str)
             yield f"event: {event.topic}\ndata: {data}\n\n".encode()
@@ -244,8 +251,14 @@ def _sse(sub: events.Subscription) -> Iterator[bytes]:
 
 @route("GET", "/api/events", perm="events", summary="实时事件（Server-Sent Events：call.offered 等）")
 def event_stream(ctx: Ctx) -> bottle.HTTPResponse:
-    sub = events.subscribe(*SSE_TOPICS)
-    res = response(_sse(sub), 200, "text/event-stream; charset=utf-8")
+    if ctx.role == "technician":         # his team's orders only: no calls, agents or other teams
+        team = ctx.need_actor().team_id
+        sub = events.subscribe(*TECH_TOPICS)
+        stream = _sse(sub, -1 if team is None else team)
+    else:
+        sub = events.subscribe(*SSE_TOPICS)
+        stream = _sse(sub)
+    res = response(stream, 200, "text/event-stream; charset=utf-8")
     res.set_header("Cache-Control", "no-cache")
     res.set_header("X-Accel-Buffering", "no")
     return res

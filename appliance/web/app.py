@@ -291,6 +291,7 @@ def build_app(config: WebConfig) -> App:
     # the modules register their routes
     from appliance.web import (  # noqa: F401
         acdadmin,
+        acdedit,
         agentapi,
         api,
         callapi,

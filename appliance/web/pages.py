@@ -218,7 +218,8 @@ def desk(ctx: Ctx) -> bottle.HTTPResponse:
  <ul id="parked" class="results"></ul>
  <p id="call-error" class="error" role="alert"></p></section>
 <section id="incoming" class="panel incoming" aria-live="assertive"><h2>来电</h2>
- <p id="incoming-status">等待来电…</p></section>
+ <p id="incoming-status">等待来电…</p>
+ <ul id="wo-alerts" class="alerts" aria-live="polite"></ul></section>
 <section class="panel search"><h2>客户查询 <kbd>F2</kbd></h2>
  <form id="search-form"><input id="q" name="q" placeholder="电话 / 姓名 / 地址 / 户号" autofocus
   autocomplete="off" maxlength="64"><button type="submit">查询</button></form>

@@ -40,6 +40,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "call.monitor": LEAD_ROLES,  # listen / whisper / barge (the ACD also checks the agent's leader flag)
     "ivr.admin": frozenset({"supervisor", "admin"}),  # prompt library, IVR flows (web/ivradmin.py)
     "voicemail.read": DESK_ROLES,  # callers' messages: list, listen, mark handled (web/voicemail.py)
+    "acd.admin": frozenset({"supervisor", "admin"}),  # edit queues and agents (web/acdedit.py)
     "supervise": LEAD_ROLES,  # wallboard, force an agent ready / not ready / logged out, ACD config view
 }
 assert all(r in ROLES for roles in PERMISSIONS.values() for r in roles)

@@ -36,12 +36,13 @@ def _order_card(ctx: Ctx, o: workorder.WorkOrder, teams: list[workorder.Team]) -
             '<input name="note" placeholder="转派原因" maxlength="2000">'
             '<button type="submit">转派</button></form>'
         )
+    late = ' <b class="overdue">⚠已超时</b>' if o.escalated else ""
     return (
         f'<article class="order-card" id="order-{o.id}"><h2>{e(o.serial)} {e(o.title)}</h2>'
         f'<p class="state-{e(o.state.value)}">{e(o.state_name)} · '
         f"{e(workorder.TYPE_NAMES.get(o.type, o.type))}</p>"
         f'<p>{e(o.address)}</p><p>来电：<a href="tel:{e(o.caller_phone)}">{e(o.caller_phone)}</a></p>'
-        f"<p>{e(o.description)}</p><p>时限：{e(wo.local_time(o.due_at))}</p>{''.join(forms)}</article>"
+        f"<p>{e(o.description)}</p><p>时限：{e(wo.local_time(o.due_at))}{late}</p>{''.join(forms)}</article>"
     )
 
 
@@ -58,4 +59,6 @@ def tech_page(ctx: Ctx) -> bottle.HTTPResponse:
     orders = [o for o in workorder.list_orders(actor, limit=200) if o.state in open_states]
     cards = "".join(_order_card(ctx, o, teams) for o in orders) or "<p>本班组暂无待处理工单</p>"
     note = f'<p class="ok" role="status">{e(msg)}</p>' if msg else ""
-    return page(ctx, f"我的工单（{wo.team_name(actor.team_id)}）", note + cards, body_class="phone")
+    live = '<p id="tech-notice" class="notice" role="status" hidden></p>'
+    return page(ctx, f"我的工单（{wo.team_name(actor.team_id)}）", live + note + cards, body_class="phone",
+                scripts=("app.js", "tech.js"))

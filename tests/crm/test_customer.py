@@ -293,7 +293,7 @@ def test_pin_lock_across_calls_and_no_pin(data_dir: Path, monkeypatch: pytest.Mo
 
 def test_history_returns_tickets_and_calls(data_dir: Path) -> None:
     c = _make("100001", "王伟")
-    assert customer.history(c.id) == {"calls": [], "tickets": []}
+    assert customer.history(c.id) == {"calls": [], "messages": [], "surveys": [], "tickets": []}
     order = workorder.register(AGENT, "repair", "灶具打不着火", customer_id=c.id)
     history = customer.history(c.id)
     assert [(t["serial"], t["state_name"]) for t in history["tickets"]] == [(order.serial, "已登记")]

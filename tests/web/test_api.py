@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import zipfile
+from pathlib import Path
 
 import gevent
 
-from appliance.crm import audit, events, kb
+from appliance.crm import audit, callrec, cdr, events, kb, workorder
 from appliance.crm.common import Actor
 from appliance.web.app import App
 from appliance.web.routes import ROUTES
@@ -145,3 +147,42 @@ def test_desk_search_by_phone_name_address_account(app: App, world: World) -> No
     assert agent.get("/api/customers/lookup?phone=abc").json()["customers"] == []
     record = agent.get(f"/api/customers/{world.customer.id}").json()
     assert record["customer"]["address"] == "铁西区建设大路10号" and record["history"]["tickets"] == []
+
+
+def test_record_lists_the_callers_calls_and_only_leaders_get_the_recording_links(
+        app: App, world: World, data_dir: Path) -> None:
+    at = time.time() - 600
+    cdr.open_call("c-77", "013812345678", "9556", "service", 0, at)     # trunk prefix 0
+    cdr.update_call("c-77", {"agent": "1001", "disposition": "answered", "talk_s": 42.0, "survey": 5,
+                             "ended_at": at + 60})
+    rid = callrec.open_recording("c-77", "1001", "013812345678", callrec.new_path("c-77", 1, at), at, "acd")
+    record = logged_in(app, "u-agent").get(f"/api/customers/{world.customer.id}").json()
+    [call] = record["history"]["calls"]
+    assert (call["call_id"], call["agent"], call["disposition_name"], call["survey"]) == (
+        "c-77", "1001", "已接通", 5)
+    assert call["recordings"] == [rid] and record["can_listen"] is False
+    assert logged_in(app, "u-team_leader").get(f"/api/customers/{world.customer.id}").json()["can_listen"]
+
+
+def test_a_technician_hears_only_his_teams_ticket_events(app: App, world: World) -> None:
+    other = workorder.create_team(Actor("admin", "admin"), "铁西维修二班")
+    tech = logged_in(app, "u-technician")              # member of world.team
+    before = events.subscriber_count()
+    got: list[bytes] = []
+
+    def reader() -> None:
+        got.append(tech.get("/api/events", stream_items=3).body)   # hello + 2 events
+
+    g = gevent.spawn(reader)
+    with gevent.Timeout(2):
+        while events.subscriber_count() == before:
+            gevent.sleep(0.005)
+    events.publish("call.offered", {"caller": "13812345678"})               # not his business
+    events.publish("acd.agent.state", {"agent": "1001", "new": "ready"})
+    events.publish("ticket.escalated", {"serial": "202612020001", "team_id": other.id})
+    events.publish("ticket.reminder", {"serial": "202612020002", "team_id": world.team.id})
+    events.publish("ticket.escalated", {"serial": "202612020003", "team_id": world.team.id})
+    g.join(timeout=2)
+    body = got[0].decode()
+    assert "202612020002" in body and "202612020003" in body
+    assert "13812345678" not in body and "acd." not in body and "202612020001" not in body

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from appliance.acd.model import parse_config
 from appliance.acd.service import ACD
-from appliance.crm import customer, events, users, workorder
+from appliance.crm import cdr, customer, events, users, workorder
 from appliance.crm.common import Actor
 from appliance.voiceboard.events import CidFormat
 from appliance.voiceboard.prompts import PromptSet, build_test_set
@@ -156,6 +156,10 @@ def test_a_real_call_through_the_acd_pops_on_the_ready_agents_desk(server: str, 
     users.create_user("li.na", PASSWORD, "agent")
     customer.create_customer(ADMIN, "100200300", "王伟东", phones=["13812345678"],
                              address="铁西区建设大路10号")
+    yesterday = time.time() - 86400                   # his last call: the agent sees who took it
+    cdr.open_call("c-yesterday", "13812345678", "9556", "service", 0, yesterday)
+    cdr.update_call("c-yesterday", {"agent": "1002", "disposition": "answered", "talk_s": 80.0,
+                                    "survey": 4, "ended_at": yesterday + 100})
     site = SimulatedSite("fxo:1,fxs:2", name="pop")
     site.start()
     prompts = tmp_path / "prompts"
@@ -185,6 +189,7 @@ def test_a_real_call_through_the_acd_pops_on_the_ready_agents_desk(server: str, 
                 page.locator("#customer-name").filter(has_text="王伟东").wait_for(timeout=30_000)
                 result["popped"] = time.monotonic()
                 expect(page.locator("#incoming-status")).to_contain_text("13812345678")
+                expect(page.locator("#calls li").last).to_contain_text("座席 1002 · 通话 80 秒 · 评价 4")
             finally:
                 browser.close()
 

@@ -29,6 +29,28 @@
       hist.appendChild(el("li", t.serial + " " + t.title + "（" + t.state_name + "）"));
     });
     body.appendChild(hist);
+    body.appendChild(el("h3", "来电记录"));
+    var calls = el("ul"); calls.id = "calls";
+    (data.history.calls || []).slice(0, 10).forEach(function (k) {
+      var parts = [k.at, k.direction === "out" ? "外呼" : "来电", k.disposition_name];
+      if (k.agent) { parts.push("座席 " + k.agent); }
+      if (k.talk_s) { parts.push("通话 " + Math.round(k.talk_s) + " 秒"); }
+      if (k.transfers) { parts.push("转接 " + k.transfers); }
+      if (k.survey !== null && k.survey !== undefined) { parts.push("评价 " + k.survey); }
+      var li = el("li", parts.join(" · "));
+      (k.recordings || []).forEach(function (rid) {
+        if (data.can_listen) {
+          var a = el("a", "录音"); a.href = "/recordings/" + rid + "/audio"; a.target = "_blank"; a.className = "rec";
+          li.appendChild(document.createTextNode(" ")); li.appendChild(a);
+        } else { li.appendChild(el("span", " （有录音）")); }
+      });
+      calls.appendChild(li);
+    });
+    (data.history.messages || []).slice(0, 5).forEach(function (m) {
+      calls.appendChild(el("li", m.at + " · 留言（" + m.category_name + "，" + m.duration_s + " 秒）" + (m.handled ? " · 已处理" : "")));
+    });
+    if (!calls.childNodes.length) { calls.appendChild(el("li", "无")); }
+    body.appendChild(calls);
     var edit = el("a", "编辑档案"); edit.href = "/customers/" + c.id + "/edit"; edit.target = "_blank";
     edit.id = "customer-edit"; body.appendChild(edit);
     $("wo-customer").value = c.id;
@@ -176,5 +198,17 @@
     var data = JSON.parse(ev.data);
     if (me && data.agent === me.id) { R.get("/api/agent").then(showAgent); }
   });
+  // work orders near or past their time limit (crm/deadline.py): a line the agent can open
+  function woAlert(text, cls) {
+    return function (ev) {
+      var d = JSON.parse(ev.data), li = el("li"), a = el("a", "工单 " + d.serial + " " + d.title);
+      a.href = "/orders/" + d.id; a.target = "_blank";
+      li.className = cls; li.appendChild(el("b", text + "：")); li.appendChild(a);
+      var list = $("wo-alerts"); list.insertBefore(li, list.firstChild);
+      while (list.childNodes.length > 5) { list.removeChild(list.lastChild); }
+    };
+  }
+  source.addEventListener("ticket.reminder", woAlert("即将超时", "remind"));
+  source.addEventListener("ticket.escalated", woAlert("已超时升级", "overdue"));
   source.addEventListener("open", function () { document.body.setAttribute("data-sse", "open"); });
 })();
