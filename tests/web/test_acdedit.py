@@ -19,6 +19,7 @@ from appliance.web import acdedit
 from appliance.web.app import App
 
 from .acdrig import Rig, wait_for
+from .client import Result
 from .conftest import World, logged_in
 
 ACD_CONF = {
@@ -42,7 +43,7 @@ def rig(tmp_path: Path, world: World) -> Iterator[Rig]:
         r.stop()
 
 
-def refused(res: object, status: int, text: str) -> None:
+def refused(res: Result, status: int, text: str) -> None:
     assert res.status == status, res.text
     assert text in res.text, res.text[-400:]
 
